@@ -1,0 +1,246 @@
+"""The preprocess flow: raw text in, cleaned and annotated Parquet tables out.
+
+    python -m flows.preprocess --source data/raw --output output
+
+Read top to bottom: find sources -> (per batch) read -> clean -> annotate -> write aside ->
+publish -> record the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.context import get_run_context
+from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from tasks.annotate import DEFAULT_MODEL, annotate_batch, model_version
+from tasks.batch import Batch, chunk, incoming_table, rejects_table
+from tasks.clean import CleanConfig, cleaner_version
+from tasks.clean.batch import clean_batch
+from tasks.ingest import Document, Reject, find_sources, read_sources
+from tasks.write import (Staged, check_output, output_lock, publish_batch, published_ids, recover,
+                         write_batch, write_run)
+
+
+def _new_run_id() -> str:
+    return f"r{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+class _Progress:
+    """Counts what the run did; logs a line per published batch."""
+
+    def __init__(self, n_files: int) -> None:
+        self.started = time.perf_counter()
+        self.n_files = n_files
+        self.files_read = 0
+        self.rows: Counter[str] = Counter()
+        self.by: dict[str, Counter[str]] = {k: Counter() for k in
+                                           ("rejects", "edits", "flags", "entities")}
+        self.timings: Counter[str] = Counter()
+        self.skipped = 0
+        self.batches = 0
+
+    def add(self, staged: Staged) -> None:
+        self.batches += 1
+        self.rows.update(staged.rows)
+        for k, c in staged.counts.items():
+            self.by[k].update(c)
+        self.timings.update(staged.timings)
+
+    def line(self) -> str:
+        elapsed = max(time.perf_counter() - self.started, 1e-9)
+        docs = self.rows["documents"]
+        return (f"batch {self.batches} published; files read {self.files_read}/{self.n_files}; "
+                f"{docs} documents, {self.rows['rejects']} rejects, {self.skipped} skipped; "
+                f"{docs / elapsed:.1f} documents/s")
+
+    def counts(self) -> dict:
+        return {
+            "files": self.n_files, "documents": self.rows["documents"],
+            "rejects": self.rows["rejects"], "skipped": self.skipped,
+            "edits": self.rows["edits"], "flags": self.rows["flags"],
+            "sentences": self.rows["sentences"], "entities": self.rows["entities"],
+            "batches": self.batches,
+            "rejects_by_reason": dict(self.by["rejects"]), "edits_by_rule": dict(self.by["edits"]),
+            "flags_by_rule": dict(self.by["flags"]), "entities_by_label": dict(self.by["entities"]),
+            "seconds_by_stage": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def _markdown(run_id: str, status: str, counts: dict, output: str) -> str:
+    def table(title: str, data: dict) -> str:
+        if not data:
+            return f"**{title}**: none\n"
+        rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(data.items(), key=lambda kv: -kv[1]))
+        return f"**{title}**\n\n| | count |\n|---|---:|\n{rows}\n"
+
+    head = (f"# preprocess run `{run_id}`: {status}\n\n"
+            f"Output: `{output}`\n\n"
+            f"| documents | rejects | skipped | edits | flags | sentences | entities |\n"
+            f"|---:|---:|---:|---:|---:|---:|---:|\n"
+            f"| {counts['documents']} | {counts['rejects']} | {counts['skipped']} | "
+            f"{counts['edits']} | {counts['flags']} | {counts['sentences']} | "
+            f"{counts['entities']} |\n\n")
+    return head + "\n".join([
+        table("Rejects by reason", counts["rejects_by_reason"]),
+        table("Edits by rule", counts["edits_by_rule"]),
+        table("Flags by rule", counts["flags_by_rule"]),
+        table("Entities by label", counts["entities_by_label"]),
+        table("Seconds by stage", counts["seconds_by_stage"]),
+    ])
+
+
+@flow(name="preprocess", persist_result=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
+def preprocess(
+    source: str = "data/raw",
+    output: str = "output",
+    model: str = DEFAULT_MODEL,
+    batch_size: int = 256,
+    batch_chars: int = 1_000_000,
+    text_column: str = "text",
+    rules: list[str] | None = None,
+    exceptions: list[str] | None = None,
+    glossary: str | None = None,
+    reprocess: bool = False,
+) -> dict:
+    """Clean machine-translation artifacts, annotate entities, write Parquet tables."""
+    logger = get_run_logger()
+    started_at = datetime.now(UTC)
+    parameters = dict(source=source, output=output, model=model, batch_size=batch_size,
+                      batch_chars=batch_chars, text_column=text_column, rules=rules,
+                      exceptions=exceptions, glossary=glossary, reprocess=reprocess)
+    if batch_size < 1 or batch_chars < 1:
+        raise ValueError("batch_size and batch_chars must be at least 1")
+    config = CleanConfig.from_options(rules, exceptions, glossary)
+    cleaner = cleaner_version(config)
+    model_str = model_version(model)
+    out = check_output(output)
+    sources = find_sources(source)
+    run_id = _new_run_id()
+    ctx = get_run_context()
+    flow_run_id = str(ctx.flow_run.id) if getattr(ctx, "flow_run", None) else None
+    logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s)", run_id, len(sources),
+                source, out, cleaner, model_str)
+    progress = _Progress(len(sources))
+    status, message = "failed", None
+    with output_lock(out):
+        try:
+            recover(out)
+            seen = {} if reprocess else published_ids(out, cleaner, model_str)
+            if seen:
+                logger.info("%d documents already published with these versions will be skipped",
+                            len(seen))
+            this_run: dict[str, str] = {}
+
+            def counted(paths: list[str]):
+                for path in paths:
+                    yield from read_sources([path], text_column)
+                    progress.files_read += 1
+
+            def triage(items):
+                """Skip what is published; reject a second copy of the same text."""
+                for item in items:
+                    if isinstance(item, Document):
+                        first = this_run.get(item.doc_id) or seen.get(item.doc_id)
+                        if first == item.source and item.doc_id not in this_run:
+                            progress.skipped += 1
+                            continue
+                        if first is not None:
+                            yield Reject(item.doc_id, item.source, "duplicate_text",
+                                         f"same text as {first} (doc_id {item.doc_id[:12]}...)")
+                            continue
+                        this_run[item.doc_id] = item.source
+                    elif item.doc_id in seen and seen[item.doc_id] == item.source:
+                        progress.skipped += 1
+                        continue
+                    yield item
+
+            inflight: list[PrefectFuture] = []
+
+            def publish_oldest() -> None:
+                staged: Staged = inflight.pop(0).result()
+                publish_batch(staged, str(out))
+                progress.add(staged)
+                logger.info(progress.line())
+
+            batches = chunk(triage(counted(sources)), batch_size, batch_chars)
+            for index, (docs, rejects) in enumerate(batches):
+                batch = Batch(run_id, index, incoming_table(docs))
+                if rejects:
+                    batch.add("rejects", rejects_table(rejects, run_id, cleaner, model_str))
+                cleaned = clean_batch.submit(batch, config, cleaner, model_str)
+                annotated = annotate_batch.submit(cleaned, model, cleaner, model_str)
+                inflight.append(write_batch.submit(annotated, str(out)))
+                while len(inflight) > 2:
+                    publish_oldest()
+            while inflight:
+                publish_oldest()
+            counts = progress.counts()
+            status = "completed_with_rejects" if counts["rejects"] else "completed"
+            if not counts["documents"] and not counts["rejects"]:
+                message = f"nothing new: {counts['skipped']} documents already published"
+                logger.info(message)
+        except BaseException as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            counts = progress.counts()
+            row = {"run_id": run_id, "flow_run_id": flow_run_id, "started_at": started_at,
+                   "finished_at": datetime.now(UTC), "source": source,
+                   "parameters": json.dumps(parameters, sort_keys=True), "counts":
+                   json.dumps(counts, sort_keys=True), "status": status, "message": message,
+                   "cleaner_version": cleaner, "model": model_str}
+            try:
+                write_run(out, row)
+            except OSError:
+                logger.exception("could not record the run in %s/runs", out)
+    summary = {"run_id": run_id, "status": status, "output": str(out), **counts}
+    create_markdown_artifact(markdown=_markdown(run_id, status, counts, str(out)),
+                             key="preprocess-summary", description=f"preprocess run {run_id}")
+    logger.info("run %s %s: %d documents, %d rejects, %d skipped, %d edits, %d entities",
+                run_id, status, counts["documents"], counts["rejects"], counts["skipped"],
+                counts["edits"], counts["entities"])
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m flows.preprocess", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", required=True, help="file, directory or glob of raw text")
+    parser.add_argument("--output", default="output", help="folder of the Parquet tables")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="installed spaCy pipeline")
+    parser.add_argument("--batch-size", type=int, default=256, help="documents per batch")
+    parser.add_argument("--batch-chars", type=int, default=1_000_000, help="characters per batch")
+    parser.add_argument("--text-column", default="text", help="text field of jsonl/csv/parquet")
+    parser.add_argument("--rules", nargs="*", help="cleaning rules to run (default: all)")
+    parser.add_argument("--exception", dest="exceptions", action="append",
+                        help="a repetition duplicate_word keeps, e.g. 'Lang Lang' (repeatable)")
+    parser.add_argument("--glossary", help="TSV file of variant<TAB>preferred spellings")
+    parser.add_argument("--reprocess", action="store_true",
+                        help="process documents even if already published with these versions")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    summary = preprocess(source=args.source, output=args.output, model=args.model,
+                         batch_size=args.batch_size, batch_chars=args.batch_chars,
+                         text_column=args.text_column, rules=args.rules,
+                         exceptions=args.exceptions, glossary=args.glossary,
+                         reprocess=args.reprocess)
+    print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
+                                              "rejects", "skipped", "edits", "flags",
+                                              "entities")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

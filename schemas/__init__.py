@@ -1,0 +1,1 @@
+"""Explicit, versioned Arrow schemas of the output tables."""

@@ -1,0 +1,162 @@
+"""The output tables: one versioned Arrow schema per table.
+
+These names are a contract that users' queries depend on: a change adds columns in a new
+version (``*_V2``), it never renames or drops a column in place.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SCHEMA_VERSION = "1"
+
+
+def _schema(fields: list[pa.Field], table: str) -> pa.Schema:
+    return pa.schema(fields, metadata={"schema_version": SCHEMA_VERSION, "table": table})
+
+
+_TS = pa.timestamp("us", tz="UTC")
+
+DOCUMENTS_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),  # hex SHA-256 of raw_text (UTF-8)
+        pa.field("source", pa.string(), nullable=False),  # path, or path#N for row N of a file
+        pa.field("external_id", pa.string()),  # the input's own id (jsonl "id", csv/parquet id)
+        pa.field("raw_text", pa.string(), nullable=False),
+        pa.field("clean_text", pa.string(), nullable=False),
+        pa.field("encoding", pa.string(), nullable=False),  # how the bytes were decoded
+        pa.field("encoding_detected", pa.bool_(), nullable=False),  # True if not valid UTF-8
+        pa.field("metadata", pa.string()),  # JSON object of the input's other fields
+        pa.field("n_edits", pa.int32(), nullable=False),
+        pa.field("n_flags", pa.int32(), nullable=False),
+        pa.field("n_sentences", pa.int32(), nullable=False),
+        pa.field("n_entities", pa.int32(), nullable=False),
+        pa.field("cleaner_version", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),  # name==version
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("processed_at", _TS, nullable=False),
+    ],
+    "documents",
+)
+
+EDITS_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("edit_index", pa.int32(), nullable=False),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("raw_start", pa.int64(), nullable=False),
+        pa.field("raw_end", pa.int64(), nullable=False),
+        pa.field("clean_start", pa.int64(), nullable=False),
+        pa.field("clean_end", pa.int64(), nullable=False),
+        pa.field("before", pa.string(), nullable=False),
+        pa.field("after", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    "edits",
+)
+
+FLAGS_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("flag_index", pa.int32(), nullable=False),
+        pa.field("rule", pa.string(), nullable=False),
+        pa.field("raw_start", pa.int64(), nullable=False),
+        pa.field("raw_end", pa.int64(), nullable=False),
+        pa.field("clean_start", pa.int64(), nullable=False),
+        pa.field("clean_end", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    "flags",
+)
+
+SENTENCES_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("sent_index", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int64(), nullable=False),
+        pa.field("end_char", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    "sentences",
+)
+
+ENTITIES_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("ent_index", pa.int32(), nullable=False),
+        pa.field("sent_index", pa.int32(), nullable=False),
+        pa.field("start_char", pa.int64(), nullable=False),  # clean_text offsets
+        pa.field("end_char", pa.int64(), nullable=False),
+        pa.field("raw_start", pa.int64(), nullable=False),  # raw_text offsets
+        pa.field("raw_end", pa.int64(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    "entities",
+)
+
+REJECTS_V1 = _schema(
+    [
+        # SHA-256 of the decoded text, or of the raw bytes when they could not be decoded:
+        # a rerun recognises a rejected input as already handled.
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),  # stable code, e.g. "binary", "empty"
+        pa.field("detail", pa.string(), nullable=False),  # a sentence a person understands
+        pa.field("raw_text", pa.string()),  # the decoded text when there was one
+        pa.field("cleaner_version", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("rejected_at", _TS, nullable=False),
+    ],
+    "rejects",
+)
+
+RUNS_V1 = _schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("flow_run_id", pa.string()),
+        pa.field("started_at", _TS, nullable=False),
+        pa.field("finished_at", _TS, nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("parameters", pa.string(), nullable=False),  # JSON
+        pa.field("counts", pa.string(), nullable=False),  # JSON
+        pa.field("status", pa.string(), nullable=False),  # completed | completed_with_rejects | failed
+        pa.field("message", pa.string()),
+        pa.field("cleaner_version", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+    ],
+    "runs",
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "documents": DOCUMENTS_V1,
+    "edits": EDITS_V1,
+    "flags": FLAGS_V1,
+    "sentences": SENTENCES_V1,
+    "entities": ENTITIES_V1,
+    "rejects": REJECTS_V1,
+    "runs": RUNS_V1,
+}
+
+# Tables written per batch; documents/rejects are published last so that a row in a child
+# table never refers to a document that is not (yet) visible.
+BATCH_TABLES = ("edits", "flags", "sentences", "entities", "rejects", "documents")
+
+# Internal: what ingest hands to the cleaner (not published).
+INCOMING_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("external_id", pa.string()),
+        pa.field("raw_text", pa.string(), nullable=False),
+        pa.field("encoding", pa.string(), nullable=False),
+        pa.field("encoding_detected", pa.bool_(), nullable=False),
+        pa.field("metadata", pa.string()),
+    ],
+    "incoming",
+)

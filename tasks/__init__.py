@@ -1,0 +1,1 @@
+"""How each step is done: pure functions plus thin Prefect tasks."""

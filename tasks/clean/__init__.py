@@ -1,0 +1,99 @@
+"""The translation-artifact cleaner: a rule set run by the edit engine.
+
+``clean_text(raw, config)`` is the whole cleaner for one document; ``CleanConfig`` says which
+rules run and with which exceptions; ``cleaner_version(config)`` names what produced an output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from functools import cache
+
+from tasks.clean.engine import AppliedEdit, AppliedFlag, CleanResult, OffsetMap, Rule, replay, run_rules
+from tasks.clean.glossary import Glossary, load_glossary
+from tasks.clean.lines import BoilerplateLine, hyphenation
+from tasks.clean.normalize import encoding, whitespace
+from tasks.clean.punctuation import punctuation_spacing
+from tasks.clean.repetition import DuplicateWord, default_exceptions, duplicate_phrase, duplicate_sentence
+from tasks.clean.sentences import broken_sentence
+
+__all__ = [
+    "RULE_NAMES", "AppliedEdit", "AppliedFlag", "CleanConfig", "CleanResult", "OffsetMap",
+    "build_rules", "clean_text", "cleaner_version", "replay",
+]
+
+CLEANER_RELEASE = "0.1.0"
+
+# The order rules run in: characters first, then lines, then spacing, then repetition (which
+# needs normalised spacing to see "word  word"), then the user's glossary, then the checks.
+RULE_NAMES = (
+    "encoding",
+    "whitespace",
+    "hyphenation",
+    "boilerplate_line",
+    "punctuation_spacing",
+    "duplicate_sentence",
+    "duplicate_phrase",
+    "duplicate_word",
+    "glossary",
+    "broken_sentence",
+)
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    """Which rules run, and the user's exceptions and glossary."""
+
+    rules: tuple[str, ...] = RULE_NAMES
+    exceptions: tuple[str, ...] = ()  # extra "word word" / "word" kept by duplicate_word
+    glossary: tuple[tuple[str, str], ...] = ()  # (variant, preferred)
+    recurring_lines: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = [r for r in self.rules if r not in RULE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown cleaning rule(s) {', '.join(map(repr, unknown))}; "
+                             f"available: {', '.join(RULE_NAMES)}")
+
+    @classmethod
+    def from_options(cls, rules: list[str] | None = None, exceptions: list[str] | None = None,
+                     glossary_path: str | None = None) -> CleanConfig:
+        glossary = tuple(load_glossary(glossary_path).items()) if glossary_path else ()
+        return cls(
+            rules=tuple(rules) if rules else RULE_NAMES,
+            exceptions=tuple(e.strip().lower() for e in exceptions or () if e.strip()),
+            glossary=glossary,
+        )
+
+
+def cleaner_version(config: CleanConfig) -> str:
+    """Release plus a digest of the settings: equal strings mean equal cleaning."""
+    settings = {k: v for k, v in asdict(config).items() if k != "recurring_lines"}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
+    return f"{CLEANER_RELEASE}+{digest}"
+
+
+@cache
+def build_rules(config: CleanConfig) -> tuple[Rule, ...]:
+    exceptions = default_exceptions() | frozenset(config.exceptions)
+    makers = {
+        "encoding": lambda: Rule("encoding", encoding, passes=3),
+        "whitespace": lambda: Rule("whitespace", whitespace, passes=2),
+        "hyphenation": lambda: Rule("hyphenation", hyphenation),
+        "boilerplate_line": lambda: Rule(
+            "boilerplate_line", BoilerplateLine(frozenset(config.recurring_lines)), passes=2),
+        "punctuation_spacing": lambda: Rule("punctuation_spacing", punctuation_spacing, passes=2),
+        "duplicate_sentence": lambda: Rule("duplicate_sentence", duplicate_sentence, passes=3),
+        "duplicate_phrase": lambda: Rule("duplicate_phrase", duplicate_phrase, passes=3),
+        "duplicate_word": lambda: Rule("duplicate_word", DuplicateWord(exceptions), passes=3),
+        "glossary": lambda: Rule("glossary", Glossary(config.glossary)),
+        "broken_sentence": lambda: Rule("broken_sentence", broken_sentence),
+    }
+    return tuple(makers[name]() for name in RULE_NAMES if name in config.rules)
+
+
+def clean_text(raw_text: str, config: CleanConfig = CleanConfig()) -> CleanResult:
+    """Clean one document: the clean text, the edits applied and the flags raised."""
+    return run_rules(raw_text, build_rules(config))

@@ -1,0 +1,123 @@
+"""Rule families that repair the character level: ``encoding`` and ``whitespace``."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+import unicodedata
+from collections.abc import Iterator
+
+import ftfy
+
+from tasks.clean.engine import Edit
+
+# ftfy repairs mojibake and nothing else here: quotes, widths, ligatures and line breaks of
+# correct text are left as the author wrote them.
+_FTFY = ftfy.TextFixerConfig(
+    unescape_html=False,
+    remove_terminal_escapes=True,
+    fix_encoding=True,
+    restore_byte_a0=True,
+    replace_lossy_sequences=True,
+    decode_inconsistent_utf8=True,
+    fix_c1_controls=True,
+    fix_latin_ligatures=False,
+    fix_character_width=False,
+    uncurl_quotes=False,
+    fix_line_breaks=False,
+    fix_surrogates=True,
+    remove_control_chars=False,
+    normalization=None,
+    explain=False,
+)
+
+# Characters that occur in UTF-8 read as Latin-1/cp1252 (the usual mojibake); a line without
+# any of them cannot need ftfy, which is the expensive step.
+_MOJIBAKE_HINT = re.compile("[\u00c2-\u00c5\u00c3\u00e2\u00ce\u00cf\u00d0\u00d1\u00e0-\u00ef\u0080-\u009f\ufffd\u20ac\u2122\u0152\u0153\u0161\u0178\u017e\u201a\u201e\u2020\u2021\u2030\u2039\u203a]")  # noqa: E501
+_HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# Cc controls except tab/newline/CR, plus invisible format characters that carry no meaning
+# in running text (ZWJ/ZWNJ and bidi marks are kept: emoji and RTL scripts need them).
+_INVISIBLE = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u200b\u2060\ufeff\ufffe]+")  # noqa: E501
+_SURROGATE = re.compile("[\ud800-\udfff]+")
+
+
+def _diff_edits(old: str, new: str, offset: int, rule: str) -> Iterator[Edit]:
+    """Minimal edits turning ``old`` into ``new`` (both short: a line or a word)."""
+    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for op, i1, i2, j1, j2 in sm.get_opcodes():
+        if op != "equal":
+            yield Edit(offset + i1, offset + i2, new[j1:j2], rule)
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        yield pos, line
+        pos += len(line)
+
+
+def encoding(text: str) -> list[Edit]:
+    """Mojibake (via ftfy), HTML entities, control and zero-width characters, NFC."""
+    if text.isascii() and "&" not in text and not _INVISIBLE.search(text):
+        return []
+    edits: list[Edit] = []
+    for m in _SURROGATE.finditer(text):
+        edits.append(Edit(m.start(), m.end(), "\ufffd", "encoding"))
+    for m in _INVISIBLE.finditer(text):
+        edits.append(Edit(m.start(), m.end(), "", "encoding"))
+    for m in _HTML_ENTITY.finditer(text):
+        value = html.unescape(m.group())
+        if value != m.group():
+            edits.append(Edit(m.start(), m.end(), value, "encoding"))
+    if edits:
+        return edits  # mojibake and NFC are looked at on the engine's next pass
+    if text.isascii():
+        return []
+    for pos, line in _lines(text):
+        if _MOJIBAKE_HINT.search(line):
+            fixed = ftfy.fix_text(line, _FTFY)
+            if fixed != line:
+                edits.extend(_diff_edits(line, unicodedata.normalize("NFC", fixed), pos,
+                                         "encoding"))
+                continue
+        if not unicodedata.is_normalized("NFC", line):
+            edits.extend(_diff_edits(line, unicodedata.normalize("NFC", line), pos, "encoding"))
+    return edits
+
+
+_ODD_SPACE = re.compile("[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
+_SPACE_RUN = re.compile(r"(?<=\S) {2,}(?=\S)")
+_TRAILING = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\n|\Z)")
+_LEADING = re.compile(r"(?:(?<=\n)|\A)[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\S)")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def whitespace(text: str) -> list[Edit]:
+    """CRLF and CR, tabs and no-break spaces, runs of spaces, leading/trailing spaces on a
+    line, more than one blank line. Paragraph breaks (one blank line) are kept."""
+    edits: list[Edit] = []
+    if "\r" in text:
+        for m in re.finditer(r"\r\n?", text):
+            edits.append(Edit(m.start(), m.end(), "\n", "whitespace"))
+        return edits  # line-level rules below see the text with LF line ends on the next pass
+    for m in _TRAILING.finditer(text):
+        edits.append(Edit(m.start(), m.end(), "", "whitespace"))
+    for m in _LEADING.finditer(text):
+        edits.append(Edit(m.start(), m.end(), "", "whitespace"))
+    for m in _ODD_SPACE.finditer(text):
+        edits.append(Edit(m.start(), m.end(), " ", "whitespace"))
+    for m in _SPACE_RUN.finditer(text):
+        edits.append(Edit(m.start() + 1, m.end(), "", "whitespace"))
+    for m in _BLANK_LINES.finditer(text):
+        edits.append(Edit(m.start() + 2, m.end(), "", "whitespace"))
+    return _drop_overlaps(edits)
+
+
+def _drop_overlaps(edits: list[Edit]) -> list[Edit]:
+    out: list[Edit] = []
+    for e in sorted(edits, key=lambda e: (e.start, -(e.end - e.start))):
+        if out and e.start < out[-1].end:
+            continue
+        out.append(e)
+    return out

@@ -1,0 +1,52 @@
+"""Rule family ``punctuation_spacing``: spaces before punctuation, missing spaces after it."""
+
+from __future__ import annotations
+
+import re
+
+from tasks.clean.engine import Edit
+
+# A space before , . ; : ! ? or a closing bracket/quote. Not before an ellipsis ("and ... then"),
+# not where the mark starts a number (" .5"), not at the start of a line.
+_SPACE_BEFORE = re.compile(r"(?<=[^\s])[ ]+(?=(?:[,;:!?)\]}\u201d\u2019]|\.(?!\.|\d)))")
+# A space after an opening bracket or curly opening quote: "( The" -> "(The".
+_SPACE_AFTER_OPEN = re.compile(r"(?:(?<=[(\[{])|(?<=[\s(]\u201c)|(?<=^\u201c))[ ]+(?=\S)", re.M)
+# "said.The" / "talks,the": a lower-case word, sentence punctuation, then a word.
+_MISSING_AFTER = re.compile(r"(?<![\w.@/\\-])([A-Za-z]?[a-z]{2,}[\u201d\u2019\"')]?)([.!?;,])([A-Z][a-z]+|[a-z]{2,})")
+_WEBLIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)\S+|\S+@\S+\.\S+")
+_FILE_EXTENSIONS = frozenset(
+    "com org net gov edu int mil io co uk de fr ru cn ua eu info biz pdf doc docx xls xlsx csv "
+    "txt json jsonl xml html htm php js ts py md png jpg jpeg gif svg zip gz tar mp3 mp4 exe "
+    "ppt pptx odt ods parquet".split()
+)
+
+
+def punctuation_spacing(text: str) -> list[Edit]:
+    """Remove spaces before punctuation and after opening brackets; add a missing space after
+    sentence punctuation ("said.The"), leaving decimals, URLs, e-mails and file names alone."""
+    edits: list[Edit] = []
+    protected = [m.span() for m in _WEBLIKE.finditer(text)] if ("@" in text or "/" in text
+                                                              or "www." in text) else []
+
+    def is_protected(pos: int) -> bool:
+        return any(s <= pos < e for s, e in protected)
+
+    for m in _SPACE_BEFORE.finditer(text):
+        if not is_protected(m.start()):
+            edits.append(Edit(m.start(), m.end(), "", "punctuation_spacing"))
+    for m in _SPACE_AFTER_OPEN.finditer(text):
+        if not is_protected(m.start()):
+            edits.append(Edit(m.start(), m.end(), "", "punctuation_spacing"))
+    for m in _MISSING_AFTER.finditer(text):
+        word, mark, nxt = m.group(1), m.group(2), m.group(3)
+        pos = m.start(2) + 1
+        if is_protected(m.start(2)):
+            continue
+        if mark in ".!?" and not nxt[0].isupper():
+            continue  # "example.com", "node.js": a lower-case word after a period is no sentence
+        if mark == "." and nxt.lower() in _FILE_EXTENSIONS:
+            continue
+        if mark in ";," and not word[-1].isalpha():
+            continue
+        edits.append(Edit(pos, pos, " ", "punctuation_spacing"))
+    return edits

@@ -1,0 +1,238 @@
+"""Rows -> Arrow tables -> Parquet files, published atomically.
+
+Commit protocol (see README "What happens when things go wrong"):
+1. a batch's tables are written under ``<output>/_staging/<run_id>/<batch>/`` and fsynced;
+2. a ``_READY`` marker is written there: from now on the batch is committed;
+3. the files are renamed into ``<output>/<table>/run_id=<run_id>/part-<batch>.parquet``
+   (child tables first, ``documents`` and ``rejects`` last) and the staging folder removed.
+A run that dies before step 2 leaves only staging files, which the next run deletes; one that
+dies during step 3 is rolled forward by the next run. Runs on one output take an exclusive lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from schemas.tables import BATCH_TABLES, RUNS_V1, TABLES
+from tasks.batch import Batch
+
+log = logging.getLogger(__name__)
+
+STAGING = "_staging"
+READY = "_READY"
+LOCK = ".lock"
+
+
+class OutputNotWritable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A batch written aside: where its files are, and the counts the run reports."""
+
+    run_id: str
+    key: str
+    directory: str
+    files: dict[str, str]
+    rows: dict[str, int]
+    timings: dict[str, float]
+    counts: dict[str, dict[str, int]]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """One zstd Parquet file, flushed to disk."""
+    with open(path, "wb") as fh:
+        pq.write_table(table, fh, compression="zstd", write_statistics=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def check_output(output: str | os.PathLike[str]) -> Path:
+    """Create the output folder or fail at once with what to do about it."""
+    out = Path(output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".probe-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputNotWritable(
+            f"output {str(out)!r} cannot be written ({exc.strerror or exc}); choose another "
+            f"folder with --output or fix its permissions"
+        ) from exc
+    return out
+
+
+def _counts(batch: Batch) -> dict[str, dict[str, int]]:
+    def by(name: str, column: str) -> dict[str, int]:
+        t = batch.tables.get(name)
+        if t is None or not t.num_rows:
+            return {}
+        vc = t.column(column).value_counts().to_pylist()
+        return {v["values"]: v["counts"] for v in vc}
+
+    return {"rejects": by("rejects", "reason"), "edits": by("edits", "rule"),
+            "flags": by("flags", "rule"), "entities": by("entities", "label")}
+
+
+def stage_batch(batch: Batch, output: Path) -> Staged:
+    """Write every table of the batch aside, then mark the batch committed."""
+    started = time.perf_counter()
+    directory = output / STAGING / batch.run_id / batch.key
+    directory.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    rows: dict[str, int] = {}
+    for name in BATCH_TABLES:
+        table = batch.tables.get(name)
+        if table is None or table.num_rows == 0:
+            continue
+        path = directory / f"{name}.parquet"
+        write_table(table.cast(TABLES[name]), path)
+        files[name] = str(path)
+        rows[name] = table.num_rows
+    ready = directory / READY
+    with open(ready, "w") as fh:
+        json.dump({"files": files, "rows": rows}, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(directory)
+    timings = dict(batch.timings, write=time.perf_counter() - started)
+    return Staged(batch.run_id, batch.key, str(directory), files, rows, timings, _counts(batch))
+
+
+def _final_path(output: Path, table: str, run_id: str, key: str) -> Path:
+    return output / table / f"run_id={run_id}" / f"part-{key}.parquet"
+
+
+def publish_staged(output: Path, run_id: str, key: str, directory: Path) -> None:
+    """Move a committed batch's files into the tables (idempotent: safe to repeat)."""
+    ready = directory / READY
+    files = json.loads(ready.read_text())["files"]
+    for name in BATCH_TABLES:
+        if name not in files:
+            continue
+        src = Path(files[name])
+        if not src.is_absolute() or not src.exists():
+            src = directory / f"{name}.parquet"
+        dst = _final_path(output, name, run_id, key)
+        if src.exists():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+            _fsync_dir(dst.parent)
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def recover(output: Path) -> dict[str, int]:
+    """Finish what dead runs left: publish committed batches, delete the rest."""
+    staging = output / STAGING
+    done = {"rolled_forward": 0, "discarded": 0}
+    if not staging.is_dir():
+        return done
+    for run_dir in sorted(p for p in staging.iterdir() if p.is_dir()):
+        for batch_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
+            if (batch_dir / READY).exists():
+                publish_staged(output, run_dir.name, batch_dir.name, batch_dir)
+                done["rolled_forward"] += 1
+            else:
+                shutil.rmtree(batch_dir, ignore_errors=True)
+                done["discarded"] += 1
+        shutil.rmtree(run_dir, ignore_errors=True)
+    if any(done.values()):
+        log.warning("recovered output of interrupted runs: %s batches published, %s discarded",
+                    done["rolled_forward"], done["discarded"])
+    return done
+
+
+@contextlib.contextmanager
+def output_lock(output: Path, poll_seconds: float = 2.0) -> Iterator[None]:
+    """Exclusive lock on an output folder for the length of a run (released if we die)."""
+    fh = open(output / LOCK, "a+")
+    try:
+        waited = 0.0
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if waited == 0 or int(waited) % 30 == 0:
+                    log.info("waiting for another run that is writing to %s", output)
+                time.sleep(poll_seconds)
+                waited += poll_seconds
+        yield
+    finally:
+        fh.close()
+
+
+def table_dataset(output: Path, name: str) -> ds.Dataset | None:
+    path = output / name
+    if not path.is_dir() or not any(path.rglob("*.parquet")):
+        return None
+    return ds.dataset(path, format="parquet", partitioning="hive", schema=TABLES[name])
+
+
+def published_ids(output: Path, cleaner: str, model: str) -> dict[str, str]:
+    """doc_id -> source of everything already in documents or rejects for these versions."""
+    seen: dict[str, str] = {}
+    for name in ("documents", "rejects"):
+        dataset = table_dataset(output, name)
+        if dataset is None:
+            continue
+        flt = (ds.field("cleaner_version") == cleaner) & (ds.field("model") == model)
+        table = dataset.to_table(columns=["doc_id", "source"], filter=flt)
+        for doc_id, source in zip(table.column("doc_id").to_pylist(),
+                                  table.column("source").to_pylist()):
+            seen.setdefault(doc_id, source)
+    return seen
+
+
+def write_run(output: Path, row: dict) -> Path:
+    """The run's row in ``runs``, written aside and renamed into place."""
+    path = _final_path(output, "runs", row["run_id"], "000000")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output / STAGING / f"run-{row['run_id']}.parquet"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    write_table(pa.Table.from_pylist([row], schema=RUNS_V1), tmp)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path
+
+
+@task(name="write-batch", cache_policy=NO_CACHE, persist_result=False, retries=2,
+      retry_delay_seconds=[2, 10])
+def write_batch(batch: Batch, output: str) -> Staged:
+    """Write a batch's tables aside (staging) and mark it committed."""
+    return stage_batch(batch, Path(output))
+
+
+@task(name="publish-batch", cache_policy=NO_CACHE, persist_result=False, retries=2,
+      retry_delay_seconds=[2, 10])
+def publish_batch(staged: Staged, output: str) -> None:
+    """Rename a committed batch's files into the tables."""
+    publish_staged(Path(output), staged.run_id, staged.key, Path(staged.directory))
