@@ -1,0 +1,191 @@
+"""Real flow runs (Prefect test server, real spaCy model, real Parquet files)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pytest
+
+from flows.preprocess import preprocess
+from tasks.clean import AppliedEdit, replay
+from tasks.write import OutputNotWritable
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def read(out: Path, table: str) -> list[dict]:
+    path = out / table
+    if not path.exists():
+        return []
+    return ds.dataset(path, format="parquet", partitioning="hive").to_table().to_pylist()
+
+
+def edits_of(edits: list[dict], doc_id: str) -> list[AppliedEdit]:
+    return [AppliedEdit(e["rule"], e["raw_start"], e["raw_end"], e["clean_start"], e["clean_end"],
+                        e["before"], e["after"])
+            for e in sorted((e for e in edits if e["doc_id"] == doc_id),
+                            key=lambda e: e["edit_index"])]
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory, sample_dir) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("sample-out")
+    summary = preprocess(source=str(sample_dir), output=str(out))
+    return out, summary
+
+
+def test_sample_every_document_published(sample_run, sample_dir) -> None:
+    out, summary = sample_run
+    docs = read(out, "documents")
+    n_inputs = (len(list(sample_dir.glob("articles/*.txt")))
+                + len((sample_dir / "feeds" / "wires.jsonl").read_text().splitlines())
+                + 5  # briefs.csv rows
+                + 1)  # archive/older.txt.gz
+    assert len(docs) == n_inputs == summary["documents"]
+    assert read(out, "rejects") == []
+    assert summary["status"] == "completed"
+    assert not any((out / "_staging").glob("**/*.parquet"))
+    jsonl = [d for d in docs if d["source"].endswith(".jsonl#1")]
+    assert jsonl and jsonl[0]["external_id"] == "wire-2026-0001"
+    assert json.loads(jsonl[0]["metadata"])["lang_src"] == "uk"
+
+
+def test_sample_edits_replay_and_entity_offsets(sample_run) -> None:
+    out, _ = sample_run
+    docs = read(out, "documents")
+    edits = read(out, "edits")
+    entities = read(out, "entities")
+    assert edits, "the sample has artifacts: the cleaner must have edited something"
+    checked = 0
+    for d in docs:
+        de = edits_of(edits, d["doc_id"])
+        assert replay(d["raw_text"], de) == d["clean_text"]
+        assert d["n_edits"] == len(de)
+        for e in de:
+            assert d["raw_text"][e.raw_start:e.raw_end] == e.before
+            assert d["clean_text"][e.clean_start:e.clean_end] == e.after
+        for ent in (x for x in entities if x["doc_id"] == d["doc_id"]):
+            assert d["clean_text"][ent["start_char"]:ent["end_char"]] == ent["text"]
+            touched = any(e.raw_start < ent["raw_end"] and ent["raw_start"] < e.raw_end
+                          for e in de)
+            if not touched:
+                assert d["raw_text"][ent["raw_start"]:ent["raw_end"]] == ent["text"]
+                checked += 1
+    assert checked > 100
+
+
+def test_sample_seed_like_artifacts_fixed(sample_run) -> None:
+    out, _ = sample_run
+    docs = {Path(d["source"]).name: d for d in read(out, "documents")}
+    kyiv = docs["01_kyiv_power_imports.txt"]
+    assert "including including" in kyiv["raw_text"]
+    assert "including including" not in kyiv["clean_text"]
+    assert "Warsaw , which" in kyiv["raw_text"]
+    assert "Warsaw, which" in kyiv["clean_text"]
+    assert "Hrytsenko’s" in kyiv["clean_text"]
+    # legitimate look-alikes untouched
+    for keep in ("had had", "that that", "3.5 percent", "very, very", "U.S."):
+        assert keep in kyiv["clean_text"]
+    rules = {e["rule"] for e in read(out, "edits") if e["doc_id"] == kyiv["doc_id"]}
+    assert {"duplicate_word", "punctuation_spacing", "encoding"} <= rules
+
+
+def test_sample_sentences_and_entities(sample_run) -> None:
+    out, _ = sample_run
+    sents = read(out, "sentences")
+    ents = read(out, "entities")
+    docs = {d["doc_id"]: d for d in read(out, "documents")}
+    assert len(sents) > 100
+    for s in sents:
+        assert docs[s["doc_id"]]["clean_text"][s["start_char"]:s["end_char"]] == s["text"]
+    labels = {e["label"] for e in ents}
+    assert {"GPE", "DATE"} <= labels
+    for e in ents:
+        sent = next(s for s in sents if s["doc_id"] == e["doc_id"]
+                    and s["sent_index"] == e["sent_index"])
+        assert sent["start_char"] <= e["start_char"] < sent["end_char"]
+
+
+def test_tables_readable_by_duckdb(sample_run) -> None:
+    out, summary = sample_run
+    rows = duckdb.sql(f"""
+        SELECT count(*) FROM read_parquet('{out}/documents/**/*.parquet', hive_partitioning=true) d
+        JOIN read_parquet('{out}/runs/**/*.parquet', hive_partitioning=true) r USING (run_id)
+        WHERE r.status = 'completed'""").fetchall()
+    assert rows[0][0] == summary["documents"]
+
+
+def test_rerun_skips_everything(tmp_path, sample_dir) -> None:
+    out = tmp_path / "out"
+    first = preprocess(source=str(sample_dir / "articles"), output=str(out))
+    second = preprocess(source=str(sample_dir / "articles"), output=str(out))
+    assert first["documents"] == 6 and second["documents"] == 0
+    assert second["skipped"] == 6
+    assert len(read(out, "documents")) == 6
+    runs = sorted(read(out, "runs"), key=lambda r: r["started_at"])
+    assert [json.loads(r["counts"])["skipped"] for r in runs] == [0, 6]
+    third = preprocess(source=str(sample_dir / "articles"), output=str(out), reprocess=True)
+    assert third["documents"] == 6
+
+
+def test_bad_input_goes_to_rejects_and_nothing_is_lost(tmp_path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "good.txt").write_text("Officials met in Paris on Monday , officials said.\n")
+    (src / "empty.txt").write_bytes(b"")
+    (src / "nul.txt").write_bytes(b"\x00" * 64)
+    (src / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    (src / "latin1.txt").write_bytes("Le café de Zoë à Genève est fermé.".encode("latin-1"))
+    (src / "feed.jsonl").write_text(
+        json.dumps({"id": "a", "text": "The the mayor of Lyon spoke."}) + "\n"
+        + '{"id": "b", "text": "broken\n'
+        + json.dumps({"id": "c", "title": "no text here"}) + "\n"
+        + json.dumps({"id": "d", "text": "Rain is expected in Oslo."}) + "\n")
+    (src / "nocol.csv").write_text("id,body\n1,hello\n")
+    (src / "dup.txt").write_text("Officials met in Paris on Monday , officials said.\n")
+    long_text = " ".join(f"Envoy {i} met President Ana Ruiz in Lima ." for i in range(5000))
+    long_text += " It was the the end."
+    (src / "long.txt.gz").write_bytes(gzip.compress(long_text.encode()))
+    summary = preprocess(source=str(src), output=str(tmp_path / "out"))
+    out = tmp_path / "out"
+    docs = read(out, "documents")
+    rejects = read(out, "rejects")
+    reasons = {Path(r["source"]).name: r["reason"] for r in rejects}
+    assert reasons == {
+        "empty.txt": "empty", "nul.txt": "binary", "image.txt": "binary",
+        "feed.jsonl#2": "malformed_json", "feed.jsonl#3": "missing_text",
+        "nocol.csv": "missing_column", sorted(["good.txt", "dup.txt"])[1]: "duplicate_text",
+    }
+    assert all(r["detail"] for r in rejects)
+    names = sorted(Path(d["source"]).name for d in docs)
+    assert names == sorted(["latin1.txt", "feed.jsonl#1", "feed.jsonl#4", "long.txt.gz",
+                            sorted(["good.txt", "dup.txt"])[0]])
+    # every input document is in exactly one table
+    assert len(docs) + len(rejects) == 12
+    assert summary["status"] == "completed_with_rejects"
+    latin = next(d for d in docs if d["source"].endswith("latin1.txt"))
+    assert latin["encoding_detected"] and "café" in latin["clean_text"]
+    long_doc = next(d for d in docs if d["source"].endswith("long.txt.gz"))
+    assert len(long_doc["raw_text"]) > 200_000  # annotated in pieces
+    ents = [e for e in read(out, "entities") if e["doc_id"] == long_doc["doc_id"]]
+    assert len(ents) > 4000
+    assert long_doc["n_edits"] == 5001 and long_doc["clean_text"].endswith("was the end.")
+    assert all(long_doc["clean_text"][e["start_char"]:e["end_char"]] == e["text"] for e in ents)
+    assert all(long_doc["raw_text"][e["raw_start"]:e["raw_end"]] == e["text"] for e in ents)
+
+
+def test_missing_source_fails_clearly(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        preprocess(source=str(tmp_path / "nope"), output=str(tmp_path / "out"))
+
+
+def test_unwritable_output_fails_and_keeps_earlier_output(tmp_path, sample_dir) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputNotWritable, match="cannot be written"):
+        preprocess(source=str(sample_dir / "articles"), output=str(blocker / "out"))
+    assert blocker.read_text() == "not a folder"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import pytest
+
+from tasks.annotate import DEFAULT_MODEL, ModelNotFound, load_pipeline, model_version, pieces
+
+
+def test_pieces_cover_text_and_cut_at_boundaries() -> None:
+    text = "\n\n".join(f"Paragraph {i} is here. " * 30 for i in range(200))
+    parts = list(pieces(text, limit=5_000))
+    assert "".join(p for _, p in parts) == text
+    assert all(len(p) <= 5_000 for _, p in parts)
+    assert all(text[o:o + len(p)] == p for o, p in parts)
+    assert all(p.endswith("\n\n") for _, p in parts[:-1])
+
+
+def test_pieces_of_one_endless_word() -> None:
+    text = "x" * 12_345
+    parts = list(pieces(text, limit=1_000))
+    assert "".join(p for _, p in parts) == text and len(parts) == 13
+
+
+def test_model_version_and_pipeline() -> None:
+    assert model_version(DEFAULT_MODEL) == f"{DEFAULT_MODEL}==3.8.0"
+    nlp = load_pipeline(DEFAULT_MODEL)
+    assert "ner" in nlp.pipe_names and "sentencizer" in nlp.pipe_names
+    assert "parser" not in nlp.pipe_names and "tagger" not in nlp.pipe_names
+    doc = nlp("Ursula Meyer flew to Berlin on Monday. She met officials there.")
+    assert [e.label_ for e in doc.ents][:1] == ["PERSON"]
+    assert len(list(doc.sents)) == 2
+
+
+def test_unknown_model_names_the_installed_ones() -> None:
+    with pytest.raises(ModelNotFound, match=f"Installed pipelines: .*{DEFAULT_MODEL}"):
+        model_version("en_core_web_nonexistent")

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from schemas.tables import DOCUMENTS_V1, EDITS_V1
+from tasks.batch import Batch, incoming_table
+from tasks.write import (READY, STAGING, OutputNotWritable, check_output, publish_staged,
+                         published_ids, recover, stage_batch)
+
+
+def _batch(run_id: str = "r1", index: int = 0, n: int = 2) -> Batch:
+    batch = Batch(run_id, index, incoming_table([]))
+    now = pa.scalar(0, pa.int64())
+    docs = [{f.name: None for f in DOCUMENTS_V1} for _ in range(n)]
+    for i, d in enumerate(docs):
+        d.update(doc_id=f"d{index}-{i}", source=f"s{i}", raw_text="a  b", clean_text="a b",
+                 encoding="utf-8", encoding_detected=False, n_edits=1, n_flags=0,
+                 n_sentences=1, n_entities=0, cleaner_version="c", model="m", run_id=run_id,
+                 processed_at=now.as_py())
+    batch.tables["documents"] = pa.Table.from_pylist(docs, schema=DOCUMENTS_V1)
+    batch.tables["edits"] = pa.Table.from_pylist(
+        [{"doc_id": d["doc_id"], "edit_index": 0, "rule": "whitespace", "raw_start": 1,
+          "raw_end": 2, "clean_start": 1, "clean_end": 1, "before": " ", "after": "",
+          "run_id": run_id} for d in docs], schema=EDITS_V1)
+    return batch
+
+
+def _rows(out: Path, table: str) -> int:
+    if not (out / table).exists():
+        return 0
+    return ds.dataset(out / table, format="parquet", partitioning="hive").count_rows()
+
+
+def test_staged_files_are_invisible_until_published(tmp_path) -> None:
+    staged = stage_batch(_batch(), tmp_path)
+    assert (Path(staged.directory) / READY).exists()
+    assert _rows(tmp_path, "documents") == 0  # readers see nothing yet
+    publish_staged(tmp_path, staged.run_id, staged.key, Path(staged.directory))
+    assert _rows(tmp_path, "documents") == 2 and _rows(tmp_path, "edits") == 2
+    assert not Path(staged.directory).exists()
+    assert staged.counts["edits"] == {"whitespace": 2}
+
+
+def test_recover_rolls_committed_batches_forward_and_drops_the_rest(tmp_path) -> None:
+    committed = stage_batch(_batch("r9", 0), tmp_path)
+    # a crash half-way through publishing: edits moved, documents not yet
+    edits_dst = tmp_path / "edits" / "run_id=r9" / f"part-{committed.key}.parquet"
+    edits_dst.parent.mkdir(parents=True)
+    os.replace(committed.files["edits"], edits_dst)
+    uncommitted = stage_batch(_batch("r9", 1), tmp_path)
+    (Path(uncommitted.directory) / READY).unlink()  # died before the commit marker
+    assert recover(tmp_path) == {"rolled_forward": 1, "discarded": 1}
+    assert _rows(tmp_path, "documents") == 2 and _rows(tmp_path, "edits") == 2
+    assert not any((tmp_path / STAGING).iterdir())
+
+
+def test_published_ids_only_counts_same_versions(tmp_path) -> None:
+    staged = stage_batch(_batch(), tmp_path)
+    publish_staged(tmp_path, staged.run_id, staged.key, Path(staged.directory))
+    assert published_ids(tmp_path, "c", "m") == {"d0-0": "s0", "d0-1": "s1"}
+    assert published_ids(tmp_path, "other", "m") == {}
+
+
+def test_check_output_names_the_fix(tmp_path) -> None:
+    f = tmp_path / "f"
+    f.write_text("x")
+    with pytest.raises(OutputNotWritable, match="--output"):
+        check_output(f / "sub")
+    assert check_output(tmp_path / "new").is_dir()
+
+
+def test_ready_marker_lists_files(tmp_path) -> None:
+    staged = stage_batch(_batch(), tmp_path)
+    marker = json.loads((Path(staged.directory) / READY).read_text())
+    assert marker["rows"] == {"documents": 2, "edits": 2}
