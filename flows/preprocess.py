@@ -11,18 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from tasks.annotate import DEFAULT_MODEL, annotate_batch, model_version
 from tasks.batch import Batch, chunk, incoming_table, rejects_table
@@ -101,43 +103,42 @@ def _markdown(run_id: str, status: str, counts: dict, output: str) -> str:
     ])
 
 
-@flow(name="preprocess", persist_result=False, task_runner=ThreadPoolTaskRunner(max_workers=1))
-def preprocess(
-    source: str = "data/raw",
-    output: str = "output",
-    model: str = DEFAULT_MODEL,
-    batch_size: int = 256,
-    batch_chars: int = 1_000_000,
-    text_column: str = "text",
-    rules: list[str] | None = None,
-    exceptions: list[str] | None = None,
-    glossary: str | None = None,
-    reprocess: bool = False,
-) -> dict:
-    """Clean machine-translation artifacts, annotate entities, write Parquet tables."""
+def make_task_runner(runner: str, workers: int, dask_address: str | None = None) -> TaskRunner:
+    """The task runner for the batch tasks: threads (one process), a process pool, or Dask."""
+    if runner == "thread":
+        return ThreadPoolTaskRunner(max_workers=1)
+    if runner == "process":
+        return ProcessPoolTaskRunner(max_workers=workers)
+    if runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
+                                              "processes": True,
+                                              "dashboard_address": "127.0.0.1:0"})
+    raise ValueError(f"unknown runner {runner!r}; choose thread, process or dask")
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@flow(name="preprocess-batches", persist_result=False)
+def process_sources(sources: list[str], source: str, out: str, config: CleanConfig, cleaner: str,
+                    model: str, model_str: str, run_id: str, parameters: dict, batch_size: int,
+                    batch_chars: int, text_column: str, reprocess: bool, max_inflight: int,
+                    flow_run_id: str | None) -> dict:
+    """Read, clean, annotate and publish every batch, under the output's lock."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
-    parameters = dict(source=source, output=output, model=model, batch_size=batch_size,
-                      batch_chars=batch_chars, text_column=text_column, rules=rules,
-                      exceptions=exceptions, glossary=glossary, reprocess=reprocess)
-    if batch_size < 1 or batch_chars < 1:
-        raise ValueError("batch_size and batch_chars must be at least 1")
-    config = CleanConfig.from_options(rules, exceptions, glossary)
-    cleaner = cleaner_version(config)
-    model_str = model_version(model)
-    out = check_output(output)
-    sources = find_sources(source)
-    run_id = _new_run_id()
-    ctx = get_run_context()
-    flow_run_id = str(ctx.flow_run.id) if getattr(ctx, "flow_run", None) else None
-    logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s)", run_id, len(sources),
-                source, out, cleaner, model_str)
+    out_path = Path(out)
     progress = _Progress(len(sources))
     status, message = "failed", None
-    with output_lock(out):
+    with output_lock(out_path):
         try:
-            recover(out)
-            seen = {} if reprocess else published_ids(out, cleaner, model_str)
+            recover(out_path)
+            seen = {} if reprocess else published_ids(out_path, cleaner, model_str)
             if seen:
                 logger.info("%d documents already published with these versions will be skipped",
                             len(seen))
@@ -170,7 +171,7 @@ def preprocess(
 
             def publish_oldest() -> None:
                 staged: Staged = inflight.pop(0).result()
-                publish_batch(staged, str(out))
+                publish_batch(staged, out)
                 progress.add(staged)
                 logger.info(progress.line())
 
@@ -181,8 +182,8 @@ def preprocess(
                     batch.add("rejects", rejects_table(rejects, run_id, cleaner, model_str))
                 cleaned = clean_batch.submit(batch, config, cleaner, model_str)
                 annotated = annotate_batch.submit(cleaned, model, cleaner, model_str)
-                inflight.append(write_batch.submit(annotated, str(out)))
-                while len(inflight) > 2:
+                inflight.append(write_batch.submit(annotated, out))
+                while len(inflight) > max_inflight:
                     publish_oldest()
             while inflight:
                 publish_oldest()
@@ -202,9 +203,53 @@ def preprocess(
                    json.dumps(counts, sort_keys=True), "status": status, "message": message,
                    "cleaner_version": cleaner, "model": model_str}
             try:
-                write_run(out, row)
+                write_run(out_path, row)
             except OSError:
                 logger.exception("could not record the run in %s/runs", out)
+    return {"status": status, "message": message, **counts}
+
+
+@flow(name="preprocess", persist_result=False)
+def preprocess(
+    source: str = "data/raw",
+    output: str = "output",
+    model: str = DEFAULT_MODEL,
+    batch_size: int = 256,
+    batch_chars: int = 1_000_000,
+    text_column: str = "text",
+    rules: list[str] | None = None,
+    exceptions: list[str] | None = None,
+    glossary: str | None = None,
+    reprocess: bool = False,
+    workers: int = 0,
+    runner: Literal["thread", "process", "dask"] = "process",
+    dask_address: str | None = None,
+) -> dict:
+    """Clean machine-translation artifacts, annotate entities, write Parquet tables."""
+    logger = get_run_logger()
+    parameters = dict(source=source, output=output, model=model, batch_size=batch_size,
+                      batch_chars=batch_chars, text_column=text_column, rules=rules,
+                      exceptions=exceptions, glossary=glossary, reprocess=reprocess,
+                      workers=workers, runner=runner, dask_address=dask_address)
+    if batch_size < 1 or batch_chars < 1 or workers < 0:
+        raise ValueError("batch_size and batch_chars must be at least 1, workers at least 0")
+    config = CleanConfig.from_options(rules, exceptions, glossary)
+    cleaner = cleaner_version(config)
+    model_str = model_version(model)
+    out = check_output(output)
+    sources = find_sources(source)
+    run_id = _new_run_id()
+    ctx = get_run_context()
+    flow_run_id = str(ctx.flow_run.id) if getattr(ctx, "flow_run", None) else None
+    n_workers = workers or default_workers()
+    logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s, %s runner, %d workers)",
+                run_id, len(sources), source, out, cleaner, model_str, runner, n_workers)
+    task_runner = make_task_runner(runner, n_workers, dask_address)
+    counts = process_sources.with_options(task_runner=task_runner)(
+        sources, source, str(out), config, cleaner, model, model_str, run_id, parameters,
+        batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id)
+    status = counts.pop("status")
+    counts.pop("message", None)
     summary = {"run_id": run_id, "status": status, "output": str(out), **counts}
     create_markdown_artifact(markdown=_markdown(run_id, status, counts, str(out)),
                              key="preprocess-summary", description=f"preprocess run {run_id}")
@@ -229,13 +274,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--glossary", help="TSV file of variant<TAB>preferred spellings")
     parser.add_argument("--reprocess", action="store_true",
                         help="process documents even if already published with these versions")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="worker processes (default: all cores)")
+    parser.add_argument("--runner", choices=["thread", "process", "dask"], default="process",
+                        help="where batches run: threads in this process, a process pool, or Dask")
+    parser.add_argument("--dask-address", help="scheduler of an existing Dask cluster "
+                        "(tcp://host:8786); without it --runner dask starts a local cluster")
     args = parser.parse_args(argv)
+    if args.dask_address:
+        args.runner = "dask"
     logging.basicConfig(level=logging.INFO)
     summary = preprocess(source=args.source, output=args.output, model=args.model,
                          batch_size=args.batch_size, batch_chars=args.batch_chars,
                          text_column=args.text_column, rules=args.rules,
                          exceptions=args.exceptions, glossary=args.glossary,
-                         reprocess=args.reprocess)
+                         reprocess=args.reprocess, workers=args.workers, runner=args.runner,
+                         dask_address=args.dask_address)
     print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
                                               "rejects", "skipped", "edits", "flags",
                                               "entities")}, indent=2))

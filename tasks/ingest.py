@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -84,19 +85,38 @@ def sha256_hex(data: str | bytes) -> str:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    """Files under ``root``, following directory symlinks once (a symlink loop is cut)."""
+    """Files under ``root``, following directory symlinks once (a symlink loop is cut).
+
+    A directory that cannot be listed is yielded itself, so that reading it gives an
+    ``unreadable`` reject instead of its files vanishing without a word."""
     seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+    failed: list[OSError] = []
+    hidden = 0
+    for dirpath, dirnames, filenames in os.walk(root, onerror=failed.append, followlinks=True):
+        yield from _failed_dirs(failed)
         real = os.path.realpath(dirpath)
         if real in seen:
             dirnames[:] = []
             log.warning("skipping %s: a symlink loop leads back to %s", dirpath, real)
             continue
         seen.add(real)
+        hidden += sum(d.startswith((".", "_")) for d in dirnames)
+        hidden += sum(f.startswith((".", "_")) for f in filenames)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
         for name in sorted(filenames):
             if not name.startswith((".", "_")):
                 yield Path(dirpath) / name
+    yield from _failed_dirs(failed)
+    if hidden:
+        log.info("%s: skipped %d hidden entries (names starting with '.' or '_')", root, hidden)
+
+
+def _failed_dirs(failed: list[OSError]) -> Iterator[Path]:
+    while failed:
+        exc = failed.pop(0)
+        log.warning("cannot list %s: %s", exc.filename, exc.strerror or exc)
+        if exc.filename:
+            yield Path(os.fsdecode(exc.filename))
 
 
 def find_sources(source: str | os.PathLike[str]) -> list[str]:
@@ -108,12 +128,15 @@ def find_sources(source: str | os.PathLike[str]) -> list[str]:
     if path.exists() or path.is_symlink():
         return [str(path)]
     if glob.has_magic(text):
-        files: list[str] = []
+        files: dict[str, None] = {}  # ordered set: "data/**" matches a directory and its files
         for match in sorted(glob.glob(text, recursive=True)):
             p = Path(match)
-            files.extend(str(f) for f in _walk(p)) if p.is_dir() else files.append(match)
+            if p.is_dir():
+                files.update((str(f), None) for f in _walk(p))
+            else:
+                files[match] = None
         if files:
-            return files
+            return list(files)
         raise FileNotFoundError(f"source pattern {text!r} matches no file")
     raise FileNotFoundError(
         f"source {text!r} does not exist: give a file, a directory or a glob such as 'data/**/*.jsonl'"
@@ -155,14 +178,31 @@ def decode(data: bytes, what: str = "the file") -> tuple[str, str, bool]:
         pass
     if b"\x00" in data[:65536]:
         raise BadInput("binary", f"{what} holds binary data (NUL bytes), not text")
-    best = charset_normalizer.from_bytes(data[: 4 << 20]).best()
-    if best is None:
+    encoding = _detect_encoding(data)
+    if encoding is None:
         raise BadInput("undecodable", f"{what} is not UTF-8 and no text encoding fits its bytes")
     try:
-        text = data.decode(best.encoding)
+        text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
-        raise BadInput("undecodable", f"{what} is not UTF-8 and not {best.encoding}: {exc}") from exc
-    return _check_text(text, what), best.encoding, True
+        raise BadInput("undecodable", f"{what} is not UTF-8 and not {encoding}: {exc}") from exc
+    return _check_text(text, what), encoding, True
+
+
+def _detect_encoding(data: bytes) -> str | None:
+    """The encoding charset-normalizer finds, preferring Windows-1252 when it fits as well.
+
+    On short Western text charset-normalizer often ranks cp1250 or cp852 first with the same
+    score ("crème" read as "crčme"); the corpus is English, where cp1252/Latin-1 is by far
+    the likeliest legacy encoding."""
+    sample = data[: 4 << 20]
+    best = charset_normalizer.from_bytes(sample).best()
+    western = charset_normalizer.from_bytes(sample, cp_isolation=["cp1252"]).best()
+    if western is not None and (
+        best is None
+        or (western.chaos <= best.chaos + 0.1 and western.coherence >= best.coherence - 0.1)
+    ):
+        return western.encoding
+    return None if best is None else best.encoding
 
 
 def _storable(text: str) -> tuple[str, bool]:
@@ -184,12 +224,29 @@ def _document(text: str, source: str, encoding: str, detected: bool, external_id
     meta = json.dumps(metadata, ensure_ascii=False, default=str, sort_keys=True) if metadata else None
     if meta is not None:
         meta = _storable(meta)[0]
-    ext = None if external_id is None else _storable(str(external_id))[0]
+    if external_id is None or isinstance(external_id, str):
+        ext = external_id
+    else:  # a number keeps its digits; a list or object its JSON
+        ext = json.dumps(external_id, ensure_ascii=False, default=str)
+    ext = None if ext is None else _storable(ext)[0]
     return Document(sha256_hex(text), source, text, encoding, detected, ext, meta)
 
 
 # ---------------------------------------------------------------------------------------------
 # reading each format
+
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16/32, either byte order
+_CSV_FIELD_LIMIT = 2**31 - 1  # the default (128 KiB) would reject a long document as corrupt
+_NOT_A_FILE = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
 
 
 def _format_of(path: str) -> tuple[str, bool]:
@@ -198,6 +255,14 @@ def _format_of(path: str) -> tuple[str, bool]:
     if gz:
         name = name[:-3]
     return Path(name).suffix, gz
+
+
+def _check_regular(path: str) -> None:
+    """Only regular files are read: opening a FIFO would block the run forever."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = next((k for test, k in _NOT_A_FILE if test(mode)), "not a regular file")
+        raise BadInput("unreadable", f"{path} cannot be read: it is {kind}, not a regular file")
 
 
 def _open_bytes(path: str, gz: bool) -> bytes:
@@ -212,27 +277,72 @@ def _open_bytes(path: str, gz: bool) -> bytes:
 
 
 def _read_jsonl(path: str, data: bytes, text_column: str) -> Iterator[Document | Reject]:
-    for n, line in enumerate(data.splitlines(), start=1):
+    wide = None
+    if data.startswith(_WIDE_BOMS):  # UTF-16/32 lines can only be split once decoded
+        text, encoding, detected = decode(data, path)
+        data, wide = text.encode("utf-8"), (encoding, detected)
+    # bytes.splitlines splits on \n, \r and \r\n only; JSON strings may hold a raw U+2028
+    lines = data.splitlines()
+    fallback: list[str | None] = []  # the encoding of the lines that are not UTF-8, found once
+    for n, line in enumerate(lines, start=1):
         source = f"{path}#{n}"
         if not line.strip():
             continue  # blank lines separate nothing in JSONL
         try:
-            text_line, encoding, detected = decode(line, f"line {n}")
+            text_line, encoding, detected = _decode_line(line, n, lines, fallback)
             record = json.loads(text_line)
         except BadInput as bad:
             yield Reject(sha256_hex(line), source, bad.reason, bad.detail)
             continue
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nesting
+            why = (f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError)
+                   else str(exc) or type(exc).__name__)
             yield Reject(sha256_hex(line), source, "malformed_json",
-                         f"line {n} is not valid JSON: {exc.msg} at column {exc.colno}",
+                         f"line {n} is not valid JSON: {why}",
                          _storable(line.decode("utf-8", "replace"))[0])
             continue
+        if wide is not None:
+            encoding, detected = wide
         if not isinstance(record, dict):
             yield Reject(sha256_hex(line), source, "malformed_json",
-                         f"line {n} is JSON but not an object with a {text_column!r} field",
+                         f"line {n} is a JSON {type(record).__name__}, not an object with a "
+                         f"{text_column!r} field",
                          _storable(text_line)[0])
             continue
         yield _record(record, source, text_column, encoding, detected, sha256_hex(line))
+
+
+def _decode_line(line: bytes, n: int, lines: list[bytes], fallback: list[str | None]
+                 ) -> tuple[str, str, bool]:
+    """One JSONL line: UTF-8, else the encoding detected once over all the non-UTF-8 lines
+    (one line alone is too short for charset detection to be trusted)."""
+    what = f"line {n}"
+    encoding = "utf-8"
+    if n == 1 and line.startswith(_UTF8_BOM):
+        line, encoding = line[len(_UTF8_BOM):], "utf-8-sig"
+    try:
+        return _check_text(line.decode("utf-8"), what), encoding, False
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in line:
+        raise BadInput("binary", f"{what} holds binary data (NUL bytes), not text")
+    if not fallback:
+        fallback.append(_detect_encoding(b"\n".join(x for x in lines if not _is_utf8(x))))
+    encoding = fallback[0]
+    if encoding is None:
+        raise BadInput("undecodable", f"{what} is not UTF-8 and no text encoding fits its bytes")
+    try:
+        return _check_text(line.decode(encoding), what), encoding, True
+    except UnicodeDecodeError as exc:
+        raise BadInput("undecodable", f"{what} is not UTF-8 and not {encoding}: {exc}") from exc
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _record(record: dict, source: str, text_column: str, encoding: str, detected: bool,
@@ -253,13 +363,15 @@ def _record(record: dict, source: str, text_column: str, encoding: str, detected
 
 def _read_csv(path: str, data: bytes, text_column: str, delimiter: str) -> Iterator[Document | Reject]:
     text, encoding, detected = decode(data, path)
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    columns = reader.fieldnames or []
-    if text_column not in columns:
-        raise BadInput("missing_column",
-                       f"{path} has no {text_column!r} column (columns: {', '.join(columns) or 'none'});"
-                       " choose one with text_column")
     try:
+        columns = reader.fieldnames or []
+        if text_column not in columns:
+            raise BadInput("missing_column",
+                           f"{path} has no {text_column!r} column "
+                           f"(columns: {', '.join(columns) or 'none'}); choose one with text_column")
         for n, row in enumerate(reader, start=1):
             source = f"{path}#{n}"
             if None in row:  # more fields than the header names
@@ -270,27 +382,40 @@ def _read_csv(path: str, data: bytes, text_column: str, delimiter: str) -> Itera
         raise BadInput("corrupt_file", f"{path} is not valid CSV: {exc}") from exc
 
 
-def _read_parquet(path: str, data: bytes | None, text_column: str) -> Iterator[Document | Reject]:
+def _is_text_type(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str
+                  ) -> Iterator[Document | Reject]:
     try:
-        pf = pq.ParquetFile(io.BytesIO(data) if data is not None else path)
+        pf = pq.ParquetFile(source)
+        schema = pf.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise BadInput("corrupt_file", f"{path} is not a readable Parquet file: {exc}") from exc
-    schema = pf.schema_arrow
     if text_column not in schema.names:
         raise BadInput("missing_column",
                        f"{path} has no {text_column!r} column (columns: {', '.join(schema.names)});"
                        " choose one with text_column")
     kind = schema.field(text_column).type
-    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)
-            or pa.types.is_string_view(kind)):
+    if not _is_text_type(kind):
         raise BadInput("wrong_column_type",
                        f"{path}: column {text_column!r} is {kind}, not a string column")
     n = 0
-    for batch in pf.iter_batches(batch_size=1024):
+    batches = pf.iter_batches(batch_size=1024)
+    while True:
+        try:  # a damaged page shows only when it is read
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:
+            raise BadInput("corrupt_file", f"{path}: Parquet data after row {n} is damaged: {exc}"
+                           ) from exc
+        if batch is None:
+            return
         for row in batch.to_pylist():
             n += 1
-            source = f"{path}#{n}"
-            yield _record(row, source, text_column, "utf-8", False,
+            yield _record(row, f"{path}#{n}", text_column, "utf-8", False,
                           sha256_hex(f"{path}#{n}:{row.get(text_column)!r}"))
 
 
@@ -303,23 +428,29 @@ def read_source(path: str, text_column: str = "text") -> Iterator[Document | Rej
             raise BadInput("unsupported_format",
                            f"{path}: {suffix or 'no'} extension is not a supported format "
                            f"({', '.join(SUPPORTED)})")
-        if suffix == ".parquet" and not gz:
-            data = None
+        _check_regular(path)
+        if suffix == ".parquet" and not gz:  # read by row group, not all at once
+            with open(path, "rb") as fh:
+                for item in _read_parquet(path, fh, text_column):
+                    n_out += 1
+                    yield item
         else:
             data = _open_bytes(path, gz)
-        if suffix in TEXT_SUFFIXES:
-            text, encoding, detected = decode(data, path)
-            yield _document(text, path, encoding, detected)
-            return
-        if suffix in (".jsonl", ".ndjson"):
-            rows = _read_jsonl(path, data, text_column)
-        elif suffix in (".csv", ".tsv"):
-            rows = _read_csv(path, data, text_column, "\t" if suffix == ".tsv" else ",")
-        else:
-            rows = _read_parquet(path, data, text_column)
-        for item in rows:
-            n_out += 1
-            yield item
+            if suffix in TEXT_SUFFIXES:
+                text, encoding, detected = decode(data, path)
+                yield _document(text, path, encoding, detected)
+                return
+            if suffix in (".jsonl", ".ndjson"):
+                rows = _read_jsonl(path, data, text_column)
+            elif suffix in (".csv", ".tsv"):
+                rows = _read_csv(path, data, text_column, "\t" if suffix == ".tsv" else ",")
+            else:
+                rows = _read_parquet(path, io.BytesIO(data), text_column)
+            for item in rows:
+                n_out += 1
+                yield item
+        if n_out == 0:  # a table file with no record is still accounted for
+            raise BadInput("empty", f"{path} holds no records (no non-blank line, no row)")
     except BadInput as bad:
         if n_out == 0:
             yield Reject(_file_id(path), path, bad.reason, bad.detail)
@@ -334,6 +465,8 @@ def read_source(path: str, text_column: str = "text") -> Iterator[Document | Rej
 def _file_id(path: str, extra: str = "") -> str:
     """A stable id for a file-level reject: the hash of its bytes (or of its name)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # never open a FIFO: it would block
+            return sha256_hex(f"unreadable:{path}:{extra}")
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
