@@ -2,8 +2,8 @@
 
     python -m flows.preprocess --source data/raw --output output
 
-Read top to bottom: find sources -> (per batch) read -> clean -> annotate -> write aside ->
-publish -> record the run.
+Read top to bottom: find sources -> (per batch) read -> [clean -> annotate -> write aside, one
+task on a worker] -> publish -> record the run.
 """
 
 from __future__ import annotations
@@ -26,13 +26,20 @@ from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from tasks.annotate import DEFAULT_MODEL, annotate_batch, model_version
+from tasks.annotate import DEFAULT_MODEL, model_version
 from tasks.batch import Batch, chunk, incoming_table, rejects_table
 from tasks.clean import CleanConfig, cleaner_version
-from tasks.clean.batch import clean_batch
 from tasks.ingest import Document, Reject, find_sources, read_sources
-from tasks.write import (Staged, check_output, output_lock, publish_batch, published_ids, recover,
-                         write_batch, write_run)
+from tasks.process import process_batch
+from tasks.write import (
+    Staged,
+    check_output,
+    output_lock,
+    publish_batch,
+    published_ids,
+    recover,
+    write_run,
+)
 
 
 def _new_run_id() -> str:
@@ -180,9 +187,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 batch = Batch(run_id, index, incoming_table(docs))
                 if rejects:
                     batch.add("rejects", rejects_table(rejects, run_id, cleaner, model_str))
-                cleaned = clean_batch.submit(batch, config, cleaner, model_str)
-                annotated = annotate_batch.submit(cleaned, model, cleaner, model_str)
-                inflight.append(write_batch.submit(annotated, out))
+                inflight.append(process_batch.submit(batch, config, model, cleaner, model_str, out))
                 while len(inflight) > max_inflight:
                     publish_oldest()
             while inflight:

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 import spacy
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from spacy.language import Language
 
 from schemas.tables import DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
@@ -204,9 +202,3 @@ def _now():
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
-
-
-@task(name="annotate-batch", cache_policy=NO_CACHE, persist_result=False)
-def annotate_batch(batch: Batch, model_name: str, cleaner: str, model: str) -> Batch:
-    """spaCy over the clean texts of a batch: sentences, entities and the documents rows."""
-    return annotate_documents(batch, model_name, cleaner, model)

@@ -224,12 +224,6 @@ def write_run(output: Path, row: dict) -> Path:
     return path
 
 
-@task(name="write-batch", cache_policy=NO_CACHE, persist_result=False, retries=2,
-      retry_delay_seconds=[2, 10])
-def write_batch(batch: Batch, output: str) -> Staged:
-    """Write a batch's tables aside (staging) and mark it committed."""
-    return stage_batch(batch, Path(output))
-
 
 @task(name="publish-batch", cache_policy=NO_CACHE, persist_result=False, retries=2,
       retry_delay_seconds=[2, 10])

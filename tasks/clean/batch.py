@@ -7,8 +7,6 @@ import time
 from collections import Counter
 
 import pyarrow as pa
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from schemas.tables import EDITS_V1, FLAGS_V1
 from tasks.batch import Batch, rejects_table
@@ -77,9 +75,3 @@ def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str)
         batch.add("rejects", rejects_table(failed, batch.run_id, cleaner, model))
     batch.timings["clean"] = time.perf_counter() - started
     return batch
-
-
-@task(name="clean-batch", cache_policy=NO_CACHE, persist_result=False)
-def clean_batch(batch: Batch, config: CleanConfig, cleaner: str, model: str) -> Batch:
-    """Clean every document of a batch; add clean_text and the edit and flag rows."""
-    return clean_documents(batch, config, cleaner, model)

@@ -10,8 +10,16 @@ import pytest
 
 from schemas.tables import DOCUMENTS_V1, EDITS_V1
 from tasks.batch import Batch, incoming_table
-from tasks.write import (READY, STAGING, OutputNotWritable, check_output, publish_staged,
-                         published_ids, recover, stage_batch)
+from tasks.write import (
+    READY,
+    STAGING,
+    OutputNotWritable,
+    check_output,
+    publish_staged,
+    published_ids,
+    recover,
+    stage_batch,
+)
 
 
 def _batch(run_id: str = "r1", index: int = 0, n: int = 2) -> Batch:

@@ -1,0 +1,29 @@
+"""One batch on a worker: clean -> annotate -> write aside.
+
+The three steps run in one task so a batch crosses to a worker process once and comes back as
+a few file paths: with a process pool or Dask, a task per step would ship every batch through
+the flow process three times and triple Prefect's per-task cost.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.annotate import annotate_documents
+from tasks.batch import Batch
+from tasks.clean import CleanConfig
+from tasks.clean.batch import clean_documents
+from tasks.write import Staged, stage_batch
+
+
+@task(name="process-batch", cache_policy=NO_CACHE, persist_result=False, retries=1,
+      retry_delay_seconds=5)
+def process_batch(batch: Batch, config: CleanConfig, model_name: str, cleaner: str, model: str,
+                  output: str) -> Staged:
+    """Clean and annotate a batch, then write its tables aside (committed, not yet published)."""
+    batch = clean_documents(batch, config, cleaner, model)
+    batch = annotate_documents(batch, model_name, cleaner, model)
+    return stage_batch(batch, Path(output))

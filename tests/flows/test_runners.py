@@ -1,0 +1,99 @@
+"""The same flow on every task runner gives the same tables (issue: scale out on Dask)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.dataset as ds
+import pytest
+
+from flows.preprocess import preprocess
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+TABLES = ("documents", "edits", "flags", "sentences", "entities", "rejects")
+VOLATILE = {"run_id", "processed_at", "rejected_at"}
+
+
+def snapshot(out: Path) -> dict[str, list[str]]:
+    """Every table's rows, without the columns that differ between runs, in a stable order."""
+    result = {}
+    for table in TABLES:
+        if not (out / table).exists():
+            result[table] = []
+            continue
+        rows = ds.dataset(out / table, format="parquet", partitioning="hive").to_table()
+        rows = rows.drop_columns([c for c in rows.column_names if c in VOLATILE])
+        result[table] = sorted(repr(sorted(r.items())) for r in rows.to_pylist())
+    return result
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, sample_dir) -> dict[str, list[str]]:
+    out = tmp_path_factory.mktemp("thread")
+    preprocess(source=str(sample_dir), output=str(out), runner="thread", batch_size=4)
+    snap = snapshot(out)
+    assert len(snap["documents"]) == 20
+    return snap
+
+
+def test_process_pool_matches_threads(reference, tmp_path, sample_dir) -> None:
+    preprocess(source=str(sample_dir), output=str(tmp_path), runner="process", workers=2,
+               batch_size=4)
+    assert snapshot(tmp_path) == reference
+
+
+def test_local_dask_cluster_matches_threads(reference, tmp_path, sample_dir) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address="127.0.0.1:0", host="127.0.0.1") as cluster:
+        preprocess(source=str(sample_dir), output=str(tmp_path), runner="dask",
+                   dask_address=cluster.scheduler_address, batch_size=4)
+    assert snapshot(tmp_path) == reference
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_external_scheduler_and_worker_processes(reference, tmp_path, sample_dir) -> None:
+    """A scheduler and a worker started as separate processes, as on a real cluster."""
+    from prefect.settings import PREFECT_API_URL
+
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), OPENBLAS_NUM_THREADS="1")
+    bindir = Path(sys.executable).parent
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        time.sleep(2)
+        procs.append(subprocess.Popen([str(bindir / "dask"), "worker", address, "--nthreads", "1",
+                                       "--host", "127.0.0.1", "--dashboard-address",
+                                       "127.0.0.1:0", "--no-nanny"],
+                                      env=env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL, cwd=tmp_path))
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(1, timeout=60)
+        preprocess(source=str(sample_dir), output=str(tmp_path / "out"), runner="dask",
+                   dask_address=address, batch_size=4)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    assert snapshot(tmp_path / "out") == reference
