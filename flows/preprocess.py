@@ -29,8 +29,11 @@ from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTa
 from tasks.annotate import DEFAULT_MODEL, model_version
 from tasks.batch import Batch, chunk, incoming_table, rejects_table
 from tasks.clean import CleanConfig, cleaner_version
+from tasks.entities import write_entity_index
+from tasks.faults import failpoint
 from tasks.ingest import Document, Reject, find_sources, read_sources
 from tasks.process import process_batch
+from tasks.report import write_report
 from tasks.write import (
     Staged,
     check_output,
@@ -87,7 +90,8 @@ class _Progress:
         }
 
 
-def _markdown(run_id: str, status: str, counts: dict, output: str) -> str:
+def _markdown(run_id: str, status: str, counts: dict, output: str,
+              report: str | None = None) -> str:
     def table(title: str, data: dict) -> str:
         if not data:
             return f"**{title}**: none\n"
@@ -96,7 +100,8 @@ def _markdown(run_id: str, status: str, counts: dict, output: str) -> str:
 
     head = (f"# preprocess run `{run_id}`: {status}\n\n"
             f"Output: `{output}`\n\n"
-            f"| documents | rejects | skipped | edits | flags | sentences | entities |\n"
+            + (f"Report (open in a browser): `{report}`\n\n" if report else "")
+            + f"| documents | rejects | skipped | edits | flags | sentences | entities |\n"
             f"|---:|---:|---:|---:|---:|---:|---:|\n"
             f"| {counts['documents']} | {counts['rejects']} | {counts['skipped']} | "
             f"{counts['edits']} | {counts['flags']} | {counts['sentences']} | "
@@ -135,16 +140,26 @@ def default_workers() -> int:
 def process_sources(sources: list[str], source: str, out: str, config: CleanConfig, cleaner: str,
                     model: str, model_str: str, run_id: str, parameters: dict, batch_size: int,
                     batch_chars: int, text_column: str, reprocess: bool, max_inflight: int,
-                    flow_run_id: str | None) -> dict:
+                    flow_run_id: str | None, entity_patterns: str | None = None) -> dict:
     """Read, clean, annotate and publish every batch, under the output's lock."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     out_path = Path(out)
     progress = _Progress(len(sources))
     status, message = "failed", None
+    report: str | None = None
+
+    def run_row(status: str, message: str | None) -> dict:
+        return {"run_id": run_id, "flow_run_id": flow_run_id, "started_at": started_at,
+                "finished_at": datetime.now(UTC), "source": source,
+                "parameters": json.dumps(parameters, sort_keys=True),
+                "counts": json.dumps(progress.counts(), sort_keys=True), "status": status,
+                "message": message, "cleaner_version": cleaner, "model": model_str}
+
     with output_lock(out_path):
         try:
             recover(out_path)
+            write_run(out_path, run_row("running", None))
             seen = {} if reprocess else published_ids(out_path, cleaner, model_str)
             if seen:
                 logger.info("%d documents already published with these versions will be skipped",
@@ -155,6 +170,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 for path in paths:
                     yield from read_sources([path], text_column)
                     progress.files_read += 1
+                    failpoint("read")
 
             def triage(items):
                 """Skip what is published; reject a second copy of the same text."""
@@ -187,7 +203,8 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 batch = Batch(run_id, index, incoming_table(docs))
                 if rejects:
                     batch.add("rejects", rejects_table(rejects, run_id, cleaner, model_str))
-                inflight.append(process_batch.submit(batch, config, model, cleaner, model_str, out))
+                inflight.append(process_batch.submit(batch, config, model, cleaner, model_str, out,
+                                                     entity_patterns))
                 while len(inflight) > max_inflight:
                     publish_oldest()
             while inflight:
@@ -197,21 +214,21 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
             if not counts["documents"] and not counts["rejects"]:
                 message = f"nothing new: {counts['skipped']} documents already published"
                 logger.info(message)
+
+            # --- entities people can use: the corpus index and this run's report ---
+            write_entity_index(out_path)
+            report = str(write_report(out_path, run_id, status, counts))
+            logger.info("report: %s", report)
         except BaseException as exc:
             message = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             counts = progress.counts()
-            row = {"run_id": run_id, "flow_run_id": flow_run_id, "started_at": started_at,
-                   "finished_at": datetime.now(UTC), "source": source,
-                   "parameters": json.dumps(parameters, sort_keys=True), "counts":
-                   json.dumps(counts, sort_keys=True), "status": status, "message": message,
-                   "cleaner_version": cleaner, "model": model_str}
             try:
-                write_run(out_path, row)
+                write_run(out_path, run_row(status, message))
             except OSError:
                 logger.exception("could not record the run in %s/runs", out)
-    return {"status": status, "message": message, **counts}
+    return {"status": status, "message": message, "report": report, **counts}
 
 
 @flow(name="preprocess", persist_result=False)
@@ -229,18 +246,22 @@ def preprocess(
     workers: int = 0,
     runner: Literal["thread", "process", "dask"] = "process",
     dask_address: str | None = None,
+    entity_patterns: str | None = None,
 ) -> dict:
     """Clean machine-translation artifacts, annotate entities, write Parquet tables."""
     logger = get_run_logger()
     parameters = dict(source=source, output=output, model=model, batch_size=batch_size,
                       batch_chars=batch_chars, text_column=text_column, rules=rules,
                       exceptions=exceptions, glossary=glossary, reprocess=reprocess,
-                      workers=workers, runner=runner, dask_address=dask_address)
+                      workers=workers, runner=runner, dask_address=dask_address,
+                      entity_patterns=entity_patterns)
     if batch_size < 1 or batch_chars < 1 or workers < 0:
         raise ValueError("batch_size and batch_chars must be at least 1, workers at least 0")
     config = CleanConfig.from_options(rules, exceptions, glossary)
     cleaner = cleaner_version(config)
-    model_str = model_version(model)
+    if entity_patterns:  # workers may run elsewhere: an absolute path, checked now
+        entity_patterns = str(Path(entity_patterns).resolve())
+    model_str = model_version(model, entity_patterns)
     out = check_output(output)
     sources = find_sources(source)
     run_id = _new_run_id()
@@ -252,11 +273,13 @@ def preprocess(
     task_runner = make_task_runner(runner, n_workers, dask_address)
     counts = process_sources.with_options(task_runner=task_runner)(
         sources, source, str(out), config, cleaner, model, model_str, run_id, parameters,
-        batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id)
+        batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id,
+        entity_patterns)
     status = counts.pop("status")
     counts.pop("message", None)
-    summary = {"run_id": run_id, "status": status, "output": str(out), **counts}
-    create_markdown_artifact(markdown=_markdown(run_id, status, counts, str(out)),
+    report = counts.pop("report", None)
+    summary = {"run_id": run_id, "status": status, "output": str(out), "report": report, **counts}
+    create_markdown_artifact(markdown=_markdown(run_id, status, counts, str(out), report),
                              key="preprocess-summary", description=f"preprocess run {run_id}")
     logger.info("run %s %s: %d documents, %d rejects, %d skipped, %d edits, %d entities",
                 run_id, status, counts["documents"], counts["rejects"], counts["skipped"],
@@ -283,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="worker processes (default: all cores)")
     parser.add_argument("--runner", choices=["thread", "process", "dask"], default="process",
                         help="where batches run: threads in this process, a process pool, or Dask")
+    parser.add_argument("--entity-patterns", help="JSONL of spaCy EntityRuler patterns whose "
+                        "matches win over the model (see config/entity_patterns.example.jsonl)")
     parser.add_argument("--dask-address", help="scheduler of an existing Dask cluster "
                         "(tcp://host:8786); without it --runner dask starts a local cluster")
     args = parser.parse_args(argv)
@@ -294,10 +319,10 @@ def main(argv: list[str] | None = None) -> int:
                          text_column=args.text_column, rules=args.rules,
                          exceptions=args.exceptions, glossary=args.glossary,
                          reprocess=args.reprocess, workers=args.workers, runner=args.runner,
-                         dask_address=args.dask_address)
+                         dask_address=args.dask_address, entity_patterns=args.entity_patterns)
     print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
                                               "rejects", "skipped", "edits", "flags",
-                                              "entities")}, indent=2))
+                                              "entities", "report")}, indent=2))
     return 0
 
 

@@ -93,7 +93,10 @@ ENTITIES_V1 = _schema(
         pa.field("raw_start", pa.int64(), nullable=False),  # raw_text offsets
         pa.field("raw_end", pa.int64(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),  # decided per document (tasks/entities.py)
+        pa.field("model_label", pa.string()),  # what the model said; "A|B" for merged fragments
+        pa.field("canonical", pa.string(), nullable=False),  # the longest form in the document
+        pa.field("source", pa.string(), nullable=False),  # model | ruler | merged
         pa.field("run_id", pa.string(), nullable=False),
     ],
     "entities",
@@ -133,6 +136,19 @@ RUNS_V1 = _schema(
     "runs",
 )
 
+# Not per run: one file, recomputed from entities + documents after every run publishes.
+ENTITY_INDEX_V1 = _schema(
+    [
+        pa.field("canonical", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("n_documents", pa.int64(), nullable=False),
+        pa.field("n_mentions", pa.int64(), nullable=False),
+        pa.field("first_seen", _TS, nullable=False),  # processed_at of the first document
+        pa.field("last_seen", _TS, nullable=False),
+    ],
+    "entity_index",
+)
+
 TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS_V1,
     "edits": EDITS_V1,
@@ -141,6 +157,7 @@ TABLES: dict[str, pa.Schema] = {
     "entities": ENTITIES_V1,
     "rejects": REJECTS_V1,
     "runs": RUNS_V1,
+    "entity_index": ENTITY_INDEX_V1,
 }
 
 # Tables written per batch; documents/rejects are published last so that a row in a child

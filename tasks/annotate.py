@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.metadata
+import json
 import logging
+import os
 import time
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import spacy
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from schemas.tables import DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
 from tasks.batch import Batch, rejects_table
 from tasks.clean import AppliedEdit, OffsetMap
+from tasks.entities import RULER_ID, Mention, consistent_entities
 from tasks.ingest import Reject
 
 log = logging.getLogger(__name__)
@@ -31,12 +38,24 @@ _NOT_NEEDED = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "m
                "trainable_lemmatizer", "textcat", "textcat_multilabel", "spancat")
 
 
+# doc.spans key of the model's own entities, kept before a patterns ruler overwrites them
+MODEL_SPANS = "mtclean_model"
+
+
 class ModelNotFound(RuntimeError):
     pass
 
 
-def model_version(name: str) -> str:
-    """``name==version`` of an installed spaCy pipeline, without loading it."""
+def model_version(name: str, patterns: str | None = None) -> str:
+    """``name==version`` of an installed spaCy pipeline, without loading it; with a patterns
+    file, ``+patterns:<sha8>`` of its bytes, so a changed file is a new model to reruns."""
+    version = _package_version(name)
+    if patterns:
+        return f"{version}+patterns:{load_patterns(patterns)[1][:8]}"
+    return version
+
+
+def _package_version(name: str) -> str:
     for dist in (name, name.replace("_", "-")):
         try:
             return f"{name}=={importlib.metadata.version(dist)}"
@@ -51,10 +70,49 @@ def model_version(name: str) -> str:
     )
 
 
+def load_patterns(path: str | os.PathLike[str]) -> tuple[list[dict], str]:
+    """EntityRuler patterns of a JSONL file and the sha256 of its bytes; fails naming the line."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"entity patterns file {str(p)!r} cannot be read ({exc.strerror or exc}); "
+                         f"pass an existing JSONL file as entity_patterns, or none") from exc
+    patterns = []
+    for n, line in enumerate(data.decode("utf-8-sig").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            pattern = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p}:{n}: not JSON ({exc.msg}); each line must be an object like "
+                             '{"label": "PERSON", "pattern": "Xi Jinping"}') from exc
+        if (not isinstance(pattern, dict) or not isinstance(pattern.get("label"), str)
+                or not isinstance(pattern.get("pattern"), str | list)):
+            raise ValueError(f'{p}:{n}: a pattern needs a string "label" and a "pattern" '
+                             f"(a phrase, or a list of token patterns)")
+        patterns.append(pattern)
+    return patterns, hashlib.sha256(data).hexdigest()
+
+
+@Language.component("mtclean_model_ents")
+def _keep_model_ents(doc: Doc) -> Doc:
+    """Remember what the statistical model said before the ruler overwrites it."""
+    doc.spans[MODEL_SPANS] = list(doc.ents)
+    return doc
+
+
+def load_pipeline(name: str, patterns: str | None = None) -> Language:
+    """The pipeline for entity annotation, loaded once per process and patterns file."""
+    if not patterns:
+        return _pipeline(name, None, "")
+    path = str(Path(patterns).resolve())
+    return _pipeline(name, path, load_patterns(path)[1])
+
+
 @functools.cache
-def load_pipeline(name: str) -> Language:
-    """The pipeline for entity annotation, loaded once per process."""
-    model_version(name)
+def _pipeline(name: str, patterns: str | None, digest: str) -> Language:
+    _package_version(name)
     nlp = spacy.load(name, exclude=list(_NOT_NEEDED))
     if "ner" not in nlp.pipe_names:
         raise ModelNotFound(f"spaCy pipeline {name!r} has no 'ner' component "
@@ -63,9 +121,34 @@ def load_pipeline(name: str) -> Language:
         if tok2vec in nlp.pipe_names and not getattr(nlp.get_pipe(tok2vec),
                                                      "listening_components", []):
             nlp.remove_pipe(tok2vec)
+    if patterns:
+        # After ner and overwriting: a ruler match replaces every model entity it overlaps.
+        # (Before ner also wins, ner keeps preset entities, but then nothing records what the
+        # model would have said.) Patterns without an id get RULER_ID to tell matches apart.
+        nlp.add_pipe("mtclean_model_ents", after="ner")
+        ruler = nlp.add_pipe("entity_ruler", after="mtclean_model_ents",
+                             config={"overwrite_ents": True})
+        ruler.add_patterns([p if p.get("id") else {**p, "id": RULER_ID}
+                            for p in load_patterns(patterns)[0]])
     nlp.add_pipe("sentencizer")
     nlp.max_length = max(nlp.max_length, PIECE_CHARS * 2)
     return nlp
+
+
+def mentions_of(doc: Doc, offset: int = 0) -> list[Mention]:
+    """The entities of a spaCy doc as mentions (offsets shifted by ``offset``)."""
+    model = doc.spans[MODEL_SPANS] if MODEL_SPANS in doc.spans else None
+    out = []
+    for ent in doc.ents:
+        s, e = ent.start_char + offset, ent.end_char + offset
+        if ent.ent_id_ and model is not None:
+            said = list(dict.fromkeys(m.label_ for m in model
+                                      if m.start < ent.end and ent.start < m.end))
+            out.append(Mention(s, e, ent.text, ent.label_, "|".join(said) or None, "ruler",
+                               ruler_id=ent.ent_id_))
+        else:
+            out.append(Mention(s, e, ent.text, ent.label_, ent.label_))
+    return out
 
 
 def pieces(text: str, limit: int = PIECE_CHARS) -> Iterator[tuple[int, str]]:
@@ -87,10 +170,11 @@ def pieces(text: str, limit: int = PIECE_CHARS) -> Iterator[tuple[int, str]]:
     yield start, text[start:]
 
 
-def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str) -> Batch:
+def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
+                       patterns: str | None = None) -> Batch:
     """Sentences and entities for every document; builds the final ``documents`` rows."""
     started = time.perf_counter()
-    nlp = load_pipeline(model_name)
+    nlp = load_pipeline(model_name, patterns)
     inc = batch.incoming
     ids = inc.column("doc_id").to_pylist()
     texts = inc.column("clean_text").to_pylist()
@@ -103,7 +187,6 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str) 
                                                          r["clean_start"], r["clean_end"], "", ""))
     sentences: list[dict] = []
     entities: list[dict] = []
-    n_sents = [0] * len(ids)
     n_ents = [0] * len(ids)
     failed: dict[int, str] = {}
 
@@ -112,38 +195,45 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str) 
             for offset, piece in pieces(text):
                 yield piece, (i, offset)
 
-    maps: dict[int, OffsetMap] = {}
     sent_counter = [0] * len(ids)
+    sent_starts: dict[int, list[int]] = defaultdict(list)
+    mentions: dict[int, list[Mention]] = defaultdict(list)
     for doc, (i, offset) in nlp.pipe(stream(), as_tuples=True, batch_size=64):
         if i in failed:
             continue
         try:
             doc_id = ids[i]
-            offsets = maps.get(i)
-            if offsets is None:
-                offsets = maps[i] = OffsetMap(edits_by_doc.get(doc_id, []))
-            first_sent = sent_counter[i]
-            sent_starts = []
             for sent in doc.sents:
                 if not sent.text.strip():
                     continue
                 s, e = sent.start_char + offset, sent.end_char + offset
-                sent_starts.append(s)
+                sent_starts[i].append(s)
                 sentences.append({"doc_id": doc_id, "sent_index": sent_counter[i],
                                   "start_char": s, "end_char": e, "text": sent.text,
                                   "run_id": batch.run_id})
                 sent_counter[i] += 1
-            for ent in doc.ents:
-                s, e = ent.start_char + offset, ent.end_char + offset
-                raw_s, raw_e = offsets.to_raw(s, e)
-                sent_index = first_sent + max(0, _bisect(sent_starts, s) - 1)
-                entities.append({"doc_id": doc_id, "ent_index": n_ents[i], "sent_index": sent_index,
-                                 "start_char": s, "end_char": e, "raw_start": raw_s,
-                                 "raw_end": raw_e, "text": ent.text, "label": ent.label_,
-                                 "run_id": batch.run_id})
-                n_ents[i] += 1
+            mentions[i].extend(mentions_of(doc, offset))
         except Exception as exc:  # one bad document must not cost the batch
             log.exception("annotation failed for %s", ids[i])
+            failed[i] = f"annotation failed: {type(exc).__name__}: {exc}"
+    # document-level consistency needs every piece of a document: done once all are annotated
+    for i, doc_id in enumerate(ids):
+        if i in failed:
+            continue
+        try:
+            offsets = OffsetMap(edits_by_doc.get(doc_id, []))
+            starts = sent_starts[i]
+            for k, m in enumerate(consistent_entities(mentions.pop(i, []), texts[i])):
+                raw_s, raw_e = offsets.to_raw(m.start, m.end)
+                entities.append({"doc_id": doc_id, "ent_index": k,
+                                 "sent_index": max(0, bisect_right(starts, m.start) - 1),
+                                 "start_char": m.start, "end_char": m.end, "raw_start": raw_s,
+                                 "raw_end": raw_e, "text": m.text, "label": m.label,
+                                 "model_label": m.model_label, "canonical": m.canonical,
+                                 "source": m.source, "run_id": batch.run_id})
+                n_ents[i] = k + 1
+        except Exception as exc:
+            log.exception("entity consistency failed for %s", doc_id)
             failed[i] = f"annotation failed: {type(exc).__name__}: {exc}"
     n_sents = sent_counter
     keep = [i for i in range(len(ids)) if i not in failed]
@@ -190,12 +280,6 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str) 
     batch.add("entities", pa.Table.from_pylist(entities, schema=ENTITIES_V1))
     batch.timings["annotate"] = time.perf_counter() - started
     return batch
-
-
-def _bisect(starts: list[int], pos: int) -> int:
-    import bisect
-
-    return bisect.bisect_right(starts, pos)
 
 
 def _now():

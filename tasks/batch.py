@@ -22,6 +22,10 @@ class Batch:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
+    def copy(self) -> Batch:
+        """A copy whose tables can be replaced without touching this one (Arrow data is shared)."""
+        return Batch(self.run_id, self.index, self.incoming, dict(self.tables), dict(self.timings))
+
     @property
     def key(self) -> str:
         return f"{self.index:06d}"

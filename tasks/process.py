@@ -22,8 +22,8 @@ from tasks.write import Staged, stage_batch
 @task(name="process-batch", cache_policy=NO_CACHE, persist_result=False, retries=1,
       retry_delay_seconds=5)
 def process_batch(batch: Batch, config: CleanConfig, model_name: str, cleaner: str, model: str,
-                  output: str) -> Staged:
+                  output: str, entity_patterns: str | None = None) -> Staged:
     """Clean and annotate a batch, then write its tables aside (committed, not yet published)."""
-    batch = clean_documents(batch, config, cleaner, model)
-    batch = annotate_documents(batch, model_name, cleaner, model)
+    batch = clean_documents(batch.copy(), config, cleaner, model)  # a retry starts afresh
+    batch = annotate_documents(batch, model_name, cleaner, model, entity_patterns)
     return stage_batch(batch, Path(output))

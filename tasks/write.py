@@ -31,6 +31,7 @@ from prefect.cache_policies import NO_CACHE
 
 from schemas.tables import BATCH_TABLES, RUNS_V1, TABLES
 from tasks.batch import Batch
+from tasks.faults import failpoint
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,17 @@ def _counts(batch: Batch) -> dict[str, dict[str, int]]:
 
 def stage_batch(batch: Batch, output: Path) -> Staged:
     """Write every table of the batch aside, then mark the batch committed."""
+    try:
+        return _stage_batch(batch, output)
+    except OSError as exc:
+        shutil.rmtree(output / STAGING / batch.run_id / batch.key, ignore_errors=True)
+        raise OutputNotWritable(
+            f"writing batch {batch.key} to {output} failed: {exc.strerror or exc}. Published "
+            f"tables are unchanged; free space or fix permissions and run again (documents "
+            f"already published are skipped)") from exc
+
+
+def _stage_batch(batch: Batch, output: Path) -> Staged:
     started = time.perf_counter()
     directory = output / STAGING / batch.run_id / batch.key
     directory.mkdir(parents=True, exist_ok=True)
@@ -115,6 +127,7 @@ def stage_batch(batch: Batch, output: Path) -> Staged:
         write_table(table.cast(TABLES[name]), path)
         files[name] = str(path)
         rows[name] = table.num_rows
+    failpoint("stage")
     ready = directory / READY
     with open(ready, "w") as fh:
         json.dump({"files": files, "rows": rows}, fh)
@@ -144,7 +157,10 @@ def publish_staged(output: Path, run_id: str, key: str, directory: Path) -> None
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
             _fsync_dir(dst.parent)
+            failpoint("publish")
     shutil.rmtree(directory, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        directory.parent.rmdir()  # the run's staging folder, once its last batch is out
 
 
 def recover(output: Path) -> dict[str, int]:
@@ -152,7 +168,10 @@ def recover(output: Path) -> dict[str, int]:
     staging = output / STAGING
     done = {"rolled_forward": 0, "discarded": 0}
     if not staging.is_dir():
+        done["interrupted_runs"] = _mark_interrupted(output)
         return done
+    for stray in (p for p in staging.iterdir() if not p.is_dir()):
+        stray.unlink(missing_ok=True)  # a runs row that was being written
     for run_dir in sorted(p for p in staging.iterdir() if p.is_dir()):
         for batch_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
             if (batch_dir / READY).exists():
@@ -162,10 +181,26 @@ def recover(output: Path) -> dict[str, int]:
                 shutil.rmtree(batch_dir, ignore_errors=True)
                 done["discarded"] += 1
         shutil.rmtree(run_dir, ignore_errors=True)
+    done["interrupted_runs"] = _mark_interrupted(output)
     if any(done.values()):
         log.warning("recovered output of interrupted runs: %s batches published, %s discarded",
                     done["rolled_forward"], done["discarded"])
     return done
+
+
+def _mark_interrupted(output: Path) -> int:
+    """Runs still marked ``running`` died (we hold the lock): record them as interrupted."""
+    dataset = table_dataset(output, "runs")
+    if dataset is None:
+        return 0
+    rows = dataset.to_table(filter=ds.field("status") == "running").to_pylist()
+    for row in rows:
+        row["status"] = "interrupted"
+        row["message"] = ("the run stopped before it finished (killed or crashed); its "
+                          "committed batches are published, the rest was discarded and is "
+                          "processed by a later run")
+        write_run(output, row)
+    return len(rows)
 
 
 @contextlib.contextmanager
@@ -216,7 +251,7 @@ def write_run(output: Path, row: dict) -> Path:
     """The run's row in ``runs``, written aside and renamed into place."""
     path = _final_path(output, "runs", row["run_id"], "000000")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output / STAGING / f"run-{row['run_id']}.parquet"
+    tmp = output / STAGING / f"run-{row['run_id']}-{os.getpid()}.parquet"
     tmp.parent.mkdir(parents=True, exist_ok=True)
     write_table(pa.Table.from_pylist([row], schema=RUNS_V1), tmp)
     os.replace(tmp, path)

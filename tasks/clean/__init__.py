@@ -8,15 +8,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 
-from tasks.clean.engine import AppliedEdit, AppliedFlag, CleanResult, OffsetMap, Rule, replay, run_rules
+from tasks.clean.engine import (
+    AppliedEdit,
+    AppliedFlag,
+    CleanResult,
+    OffsetMap,
+    Rule,
+    replay,
+    run_rules,
+)
 from tasks.clean.glossary import Glossary, load_glossary
 from tasks.clean.lines import BoilerplateLine, hyphenation
 from tasks.clean.normalize import encoding, whitespace
 from tasks.clean.punctuation import punctuation_spacing
-from tasks.clean.repetition import DuplicateWord, default_exceptions, duplicate_phrase, duplicate_sentence
+from tasks.clean.repetition import (
+    DuplicateWord,
+    default_exceptions,
+    duplicate_phrase,
+    duplicate_sentence,
+)
 from tasks.clean.sentences import broken_sentence
 
 __all__ = [
@@ -40,6 +53,8 @@ RULE_NAMES = (
     "glossary",
     "broken_sentence",
 )
+
+_REPETITION = frozenset({"duplicate_sentence", "duplicate_phrase", "duplicate_word"})
 
 
 @dataclass(frozen=True)
@@ -79,8 +94,8 @@ def cleaner_version(config: CleanConfig) -> str:
 def build_rules(config: CleanConfig) -> tuple[Rule, ...]:
     exceptions = default_exceptions() | frozenset(config.exceptions)
     makers = {
-        "encoding": lambda: Rule("encoding", encoding, passes=3),
-        "whitespace": lambda: Rule("whitespace", whitespace, passes=2),
+        "encoding": lambda: Rule("encoding", encoding, passes=4),
+        "whitespace": lambda: Rule("whitespace", whitespace, passes=3),
         "hyphenation": lambda: Rule("hyphenation", hyphenation),
         "boilerplate_line": lambda: Rule(
             "boilerplate_line", BoilerplateLine(frozenset(config.recurring_lines)), passes=2),
@@ -91,7 +106,14 @@ def build_rules(config: CleanConfig) -> tuple[Rule, ...]:
         "glossary": lambda: Rule("glossary", Glossary(config.glossary)),
         "broken_sentence": lambda: Rule("broken_sentence", broken_sentence),
     }
-    return tuple(makers[name]() for name in RULE_NAMES if name in config.rules)
+    rules = [makers[name]() for name in RULE_NAMES if name in config.rules]
+    # Removing one kind of repetition can reveal another ("the the cat the cat"): when any of
+    # them edited, they run once more, so that cleaning the output again changes nothing.
+    repetition = [r for r in rules if r.name in _REPETITION]
+    if repetition:
+        at = rules.index(repetition[-1]) + 1
+        rules[at:at] = [replace(r, only_after=_REPETITION) for r in repetition]
+    return tuple(rules)
 
 
 def clean_text(raw_text: str, config: CleanConfig = CleanConfig()) -> CleanResult:

@@ -71,6 +71,8 @@ class Rule:
     name: str
     propose: RuleFn
     passes: int = 1  # run again on its own output, up to this many times, until it is stable
+    # run only if one of these rules changed the text earlier in the run (a second round)
+    only_after: frozenset[str] = frozenset()
 
 
 class OffsetMap:
@@ -246,7 +248,10 @@ def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
     alignment: _Alignment | None = None
     raw_flags: dict[tuple[str, int, int], Flag] = {}
     names = [r.name for r in rules]
+    changed: set[str] = set()
     for rule_id, rule in enumerate(rules, start=1):
+        if rule.only_after and not rule.only_after & changed:
+            continue
         for _ in range(rule.passes):
             proposals = list(rule.propose(text))
             edits = [p for p in proposals if isinstance(p, Edit)]
@@ -261,6 +266,7 @@ def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
             if alignment is None:
                 alignment = _Alignment(len(raw_text))
             text = alignment.apply(text, edits, rule_id)
+            changed.add(rule.name)
     applied = alignment.final_edits(raw_text, text, names) if alignment is not None else []
     result = CleanResult(raw_text, text, applied)
     if raw_flags:

@@ -39,7 +39,7 @@ class Glossary:
     def __post_init__(self) -> None:
         alternatives = sorted((re.escape(v) for v, _ in self.entries), key=len, reverse=True)
         object.__setattr__(self, "_pattern",
-                           re.compile(rf"(?<![\w-])(?:{'|'.join(alternatives)})(?![\w-])", re.I)
+                           re.compile(rf"(?<![\w-])(?:{'|'.join(alternatives)})(?!\w)", re.I)
                            if alternatives else None)
         object.__setattr__(self, "_lookup", {v.lower(): p for v, p in self.entries})
 

@@ -79,10 +79,13 @@ class BoilerplateLine:
             if body_words is None:
                 body_words = {_stem(w) for w in _WORD.findall(text) if len(w) > 2}
             # words of this line used elsewhere in the document (not counting the line itself)
-            rest = text[:s] + text[e:]
+            # the same line elsewhere (a promo injected twice) is no evidence it belongs here
+            rest = (text[:s] + text[e:]).replace(f"\n{line}\n", "\n")
             rest_words = {_stem(w) for w in _WORD.findall(rest)} if content & body_words else set()
-            shared = len(content & rest_words) / len(content)
-            if shared == 0 and len(content) >= 3:
+            common = len(content & rest_words)
+            shared = common / len(content)
+            # one word in common with six or more is chance ("month", "across"), not a topic
+            if (common == 0 and len(content) >= 3) or (common == 1 and len(content) >= 6):
                 out.append(Edit(*_removal(text, s, e), "", "boilerplate_line"))
             elif shared < 0.34:
                 out.append(Flag(s, e, "boilerplate_line",
@@ -92,7 +95,8 @@ class BoilerplateLine:
 
 
 # "interna-\ntional": a word broken at a line end, continued in lower case on the next line
-_BROKEN = re.compile(r"(?<![\w-])([^\W\d_]{2,})-[ \t]*\n[ \t]*([a-z][\w]*)")
+# (not "&am-\np;": joining it would make an HTML entity after the encoding rule has run)
+_BROKEN = re.compile(r"(?<![\w&-])([^\W\d_]{2,})-[ \t]*\n[ \t]*([a-z][\w]*)")
 # first parts that form real hyphenated compounds ("long-\nawaited" stays "long-awaited")
 _COMPOUND_HEADS = frozenset(
     "long short well ill self non anti pro pre post ex co multi semi cross half all full top "

@@ -64,32 +64,38 @@ def encoding(text: str) -> list[Edit]:
     edits: list[Edit] = []
     for m in _SURROGATE.finditer(text):
         edits.append(Edit(m.start(), m.end(), "\ufffd", "encoding"))
+    if edits:
+        return edits
+    # mojibake first: its C1 controls ("â€\x9d") are part of the bytes ftfy puts back together
+    if not text.isascii():
+        for pos, line in _lines(text):
+            if _MOJIBAKE_HINT.search(line):
+                fixed = ftfy.fix_text(line, _FTFY)
+                if fixed != line:
+                    edits.extend(_diff_edits(line, fixed, pos, "encoding"))
+        if edits:
+            return edits  # entities, invisible characters and NFC on the engine's next pass
     for m in _INVISIBLE.finditer(text):
         edits.append(Edit(m.start(), m.end(), "", "encoding"))
     for m in _HTML_ENTITY.finditer(text):
         value = html.unescape(m.group())
         if value != m.group():
             edits.append(Edit(m.start(), m.end(), value, "encoding"))
-    if edits:
-        return edits  # mojibake and NFC are looked at on the engine's next pass
-    if text.isascii():
-        return []
+    if edits or text.isascii():
+        return edits
     for pos, line in _lines(text):
-        if _MOJIBAKE_HINT.search(line):
-            fixed = ftfy.fix_text(line, _FTFY)
-            if fixed != line:
-                edits.extend(_diff_edits(line, unicodedata.normalize("NFC", fixed), pos,
-                                         "encoding"))
-                continue
         if not unicodedata.is_normalized("NFC", line):
             edits.extend(_diff_edits(line, unicodedata.normalize("NFC", line), pos, "encoding"))
     return edits
 
 
-_ODD_SPACE = re.compile("[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]")
-_SPACE_RUN = re.compile(r"(?<=\S) {2,}(?=\S)")
+# Inside a line, any run of spaces, tabs and no-break spaces becomes one space.
+_ODD = "\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_ODD_CHAR = re.compile(f"[{_ODD}]")
+# (single spaces, the common case, are not matched at all: that is most of the speed)
+_SPACE_RUN = re.compile(f"(?<=\\S)(?: {{2,}}| *[{_ODD}][ {_ODD}]*)(?=\\S)")
 _TRAILING = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\n|\Z)")
-_LEADING = re.compile(r"(?:(?<=\n)|\A)[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\S)")
+_LEADING = re.compile(r"^[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\S)", re.M)
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -101,14 +107,18 @@ def whitespace(text: str) -> list[Edit]:
         for m in re.finditer(r"\r\n?", text):
             edits.append(Edit(m.start(), m.end(), "\n", "whitespace"))
         return edits  # line-level rules below see the text with LF line ends on the next pass
-    for m in _TRAILING.finditer(text):
-        edits.append(Edit(m.start(), m.end(), "", "whitespace"))
-    for m in _LEADING.finditer(text):
-        edits.append(Edit(m.start(), m.end(), "", "whitespace"))
-    for m in _ODD_SPACE.finditer(text):
-        edits.append(Edit(m.start(), m.end(), " ", "whitespace"))
-    for m in _SPACE_RUN.finditer(text):
-        edits.append(Edit(m.start() + 1, m.end(), "", "whitespace"))
+    # cheap substring tests first: most news text has none of these, and the scans are slow
+    odd = _ODD_CHAR.search(text) is not None
+    if odd or " \n" in text or text.endswith(" "):
+        for m in _TRAILING.finditer(text):
+            edits.append(Edit(m.start(), m.end(), "", "whitespace"))
+    if odd or "\n " in text or text.startswith(" "):
+        for m in _LEADING.finditer(text):
+            edits.append(Edit(m.start(), m.end(), "", "whitespace"))
+    if odd or "  " in text:
+        for m in _SPACE_RUN.finditer(text):
+            if m.group() != " ":
+                edits.append(Edit(m.start(), m.end(), " ", "whitespace"))
     for m in _BLANK_LINES.finditer(text):
         edits.append(Edit(m.start() + 2, m.end(), "", "whitespace"))
     return _drop_overlaps(edits)

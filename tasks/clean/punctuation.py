@@ -13,6 +13,7 @@ _SPACE_BEFORE = re.compile(r"(?<=[^\s])[ ]+(?=(?:[,;:!?)\]}\u201d\u2019]|\.(?!\.
 _SPACE_AFTER_OPEN = re.compile(r"(?:(?<=[(\[{])|(?<=[\s(]\u201c)|(?<=^\u201c))[ ]+(?=\S)", re.M)
 # "said.The" / "talks,the": a lower-case word, sentence punctuation, then a word.
 _MISSING_AFTER = re.compile(r"(?<![\w.@/\\-])([A-Za-z]?[a-z]{2,}[\u201d\u2019\"')]?)([.!?;,])([A-Z][a-z]+|[a-z]{2,})")
+_GLUED = re.compile(r"[.!?;,](?=[A-Za-z])")
 _WEBLIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)\S+|\S+@\S+\.\S+")
 _FILE_EXTENSIONS = frozenset(
     "com org net gov edu int mil io co uk de fr ru cn ua eu info biz pdf doc docx xls xlsx csv "
@@ -21,23 +22,38 @@ _FILE_EXTENSIONS = frozenset(
 )
 
 
+def _missing_after(text: str) -> list[re.Match[str]]:
+    """``_MISSING_AFTER`` matches, looked for only around a mark glued to a letter."""
+    found: dict[int, re.Match[str]] = {}
+    for g in _GLUED.finditer(text):
+        lo = max(0, g.start() - 40)
+        for m in _MISSING_AFTER.finditer(text, lo, g.end() + 40):
+            if m.start(2) == g.start():
+                found[m.start()] = m
+    return [found[k] for k in sorted(found)]
+
+
 def punctuation_spacing(text: str) -> list[Edit]:
     """Remove spaces before punctuation and after opening brackets; add a missing space after
     sentence punctuation ("said.The"), leaving decimals, URLs, e-mails and file names alone."""
     edits: list[Edit] = []
-    protected = [m.span() for m in _WEBLIKE.finditer(text)] if ("@" in text or "/" in text
-                                                              or "www." in text) else []
+    protected: list[tuple[int, int]] | None = None
 
     def is_protected(pos: int) -> bool:
+        nonlocal protected
+        if protected is None:  # found only when needed: a scan for URLs is not cheap
+            protected = [m.span() for m in _WEBLIKE.finditer(text)] if (
+                "@" in text or "/" in text or "www." in text) else []
         return any(s <= pos < e for s, e in protected)
 
     for m in _SPACE_BEFORE.finditer(text):
         if not is_protected(m.start()):
             edits.append(Edit(m.start(), m.end(), "", "punctuation_spacing"))
-    for m in _SPACE_AFTER_OPEN.finditer(text):
-        if not is_protected(m.start()):
-            edits.append(Edit(m.start(), m.end(), "", "punctuation_spacing"))
-    for m in _MISSING_AFTER.finditer(text):
+    if "( " in text or "[ " in text or "{ " in text or "\u201c " in text:
+        for m in _SPACE_AFTER_OPEN.finditer(text):
+            if not is_protected(m.start()):
+                edits.append(Edit(m.start(), m.end(), "", "punctuation_spacing"))
+    for m in _missing_after(text):
         word, mark, nxt = m.group(1), m.group(2), m.group(3)
         pos = m.start(2) + 1
         if is_protected(m.start(2)):

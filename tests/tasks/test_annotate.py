@@ -33,3 +33,24 @@ def test_model_version_and_pipeline() -> None:
 def test_unknown_model_names_the_installed_ones() -> None:
     with pytest.raises(ModelNotFound, match=f"Installed pipelines: .*{DEFAULT_MODEL}"):
         model_version("en_core_web_nonexistent")
+
+
+def test_patterns_file_names_the_bad_line(tmp_path) -> None:
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"label": "GPE", "pattern": "Kyiv"}\n{"label": "GPE"}\n')
+    with pytest.raises(ValueError, match=r"patterns.jsonl:2: a pattern needs"):
+        model_version(DEFAULT_MODEL, str(patterns))
+    with pytest.raises(ValueError, match="cannot be read"):
+        model_version(DEFAULT_MODEL, str(tmp_path / "missing.jsonl"))
+
+
+def test_example_patterns_load_and_version() -> None:
+    from tests.conftest import REPO
+
+    example = str(REPO / "config" / "entity_patterns.example.jsonl")
+    assert "+patterns:" in model_version(DEFAULT_MODEL, example)
+    nlp = load_pipeline(DEFAULT_MODEL, example)
+    assert nlp.pipe_names[-3:] == ["mtclean_model_ents", "entity_ruler", "sentencizer"]
+    ents = nlp("KYIV, March 3 - Zelenskyy spoke.").ents
+    assert [(e.text, e.label_) for e in ents] == [
+        ("KYIV", "GPE"), ("March 3", "DATE"), ("Zelenskyy", "PERSON")]

@@ -63,7 +63,7 @@ def test_recover_rolls_committed_batches_forward_and_drops_the_rest(tmp_path) ->
     os.replace(committed.files["edits"], edits_dst)
     uncommitted = stage_batch(_batch("r9", 1), tmp_path)
     (Path(uncommitted.directory) / READY).unlink()  # died before the commit marker
-    assert recover(tmp_path) == {"rolled_forward": 1, "discarded": 1}
+    assert recover(tmp_path) == {"rolled_forward": 1, "discarded": 1, "interrupted_runs": 0}
     assert _rows(tmp_path, "documents") == 2 and _rows(tmp_path, "edits") == 2
     assert not any((tmp_path / STAGING).iterdir())
 

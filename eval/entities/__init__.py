@@ -1,0 +1,1 @@
+"""Entity evaluation: hand-labelled names in our sample articles (``gold.jsonl``)."""

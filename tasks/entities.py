@@ -1,0 +1,271 @@
+"""Entities people can use: one label and one canonical name per thing named in a document,
+plus the corpus-wide ``entity_index``.
+
+The statistical model labels each mention on its own, so one document can call the same person
+ORG in one sentence and GPE in the next, or split a name in two. The pure functions here work on
+the mentions of one document (``Mention`` lists, clean-text offsets) and are tested on plain
+spans; ``write_entity_index`` is the only IO.
+
+Rules, in the order they run:
+1. ``merge_fragments``: two mentions separated only by name particles ("von", "der", "bin"...)
+   where one is a PERSON and the particle shows the name goes on ("Ursula von der" + "Leyen")
+   become one PERSON mention (``source="merged"``).
+2. ``resolve``: mentions are grouped by surface form ("Kyiv" = "kyiv" = "Kyiv's"); a short form
+   is tied to a longer person name it begins or ends ("Xi" -> "Xi Jinping", "Menon" -> "Rajan
+   Menon") when exactly one such longer name is in the document and the group has PERSON
+   evidence. Each group gets one label: a ruler match decides; otherwise a vote in which every
+   mention counts once per word of its form (so the full name outweighs one short mention, and a
+   long form the model got wrong once does not outvote a dozen right short mentions); ties go to
+   the longest form's label. ``canonical`` is the group's longest form.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.tables import ENTITY_INDEX_V1
+
+log = logging.getLogger(__name__)
+
+# Labels that name a thing; numbers, dates and amounts keep the model's label and their text.
+NAME_LABELS = frozenset({"PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT",
+                         "WORK_OF_ART", "LAW", "LANGUAGE"})
+PLACE_LABELS = frozenset({"GPE", "LOC", "NORP", "FAC"})
+# Lower-case words inside personal names (Dutch, German, Romance, Arabic, Portuguese...).
+NAME_PARTICLES = frozenset({"von", "van", "der", "den", "de", "del", "della", "degli", "di", "da",
+                            "dos", "das", "do", "du", "la", "le", "zu", "ter", "ten", "bin",
+                            "bint", "ibn", "al", "el", "y", "e"})
+# The id the pipeline gives ruler patterns that have none (so ruler matches can be told apart).
+RULER_ID = "mtclean:ruler"
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """An entity mention of one document; offsets are in the clean text."""
+
+    start: int
+    end: int
+    text: str
+    label: str  # the decided label
+    model_label: str | None  # what the model said (None: the model saw nothing here)
+    source: str = "model"  # model | ruler | merged
+    canonical: str = ""
+    ruler_id: str = ""  # the pattern's id, when the ruler matched
+
+
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
+
+
+def surface(text: str) -> str:
+    """The form a mention is known by: no leading "the", no possessive, single spaces."""
+    text = " ".join(text.split())
+    return _POSSESSIVE.sub("", _LEADING_THE.sub("", text)).strip() or text
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(surface(text).casefold().split())
+
+
+def merge_fragments(mentions: list[Mention], text: str) -> list[Mention]:
+    """Join fragments of one personal name that the model split around name particles."""
+    out: list[Mention] = []
+    for m in sorted(mentions, key=lambda m: (m.start, m.end)):
+        prev = out[-1] if out else None
+        if prev is not None and _continues_name(prev, m, text):
+            labels = [x for x in (prev.model_label or "").split("|") + [m.model_label or ""] if x]
+            out[-1] = Mention(prev.start, m.end, text[prev.start:m.end], "PERSON",
+                              "|".join(labels) or None, "merged")
+        else:
+            out.append(m)
+    return out
+
+
+def _continues_name(a: Mention, b: Mention, text: str) -> bool:
+    if a.source == "ruler" or b.source == "ruler" or b.start < a.end:
+        return False
+    if "PERSON" not in (a.label, b.label) or not {a.label, b.label} <= NAME_LABELS:
+        return False
+    gap = text[a.end:b.start]
+    if not gap or "\n" in gap:
+        return False
+    gap_words = gap.split()
+    if any(w not in NAME_PARTICLES for w in gap_words):
+        return False
+    a_last = a.text.split()[-1] if a.text.split() else ""
+    b_first = b.text.split()[0] if b.text.split() else ""
+    particle = bool(gap_words) or a_last in NAME_PARTICLES or b_first in NAME_PARTICLES
+    return particle and b_first[:1].isupper() and a.text[:1].isupper()
+
+
+def resolve(mentions: list[Mention]) -> list[Mention]:
+    """One label and one canonical name per group of mentions of the same thing."""
+    names = [i for i, m in enumerate(mentions) if m.label in NAME_LABELS
+             or m.source == "ruler"]
+    by_form: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i in names:
+        words = _words(mentions[i].text)
+        if words:
+            by_form[words].append(i)
+
+    def person_evidence(form: tuple[str, ...]) -> bool:
+        return any(mentions[i].label == "PERSON" or mentions[i].model_label == "PERSON"
+                   for i in by_form[form])
+
+    def ruler_says_other(form: tuple[str, ...]) -> bool:
+        return any(mentions[i].source == "ruler" and mentions[i].label != "PERSON"
+                   for i in by_form[form])
+
+    def place_only(form: tuple[str, ...]) -> bool:
+        return all(mentions[i].label in PLACE_LABELS for i in by_form[form])
+
+    # union-find over forms: a short form joins the one longer person name it begins or ends
+    parent = {form: form for form in by_form}
+
+    def find(form: tuple[str, ...]) -> tuple[str, ...]:
+        while parent[form] != form:
+            parent[form] = parent[parent[form]]
+            form = parent[form]
+        return form
+
+    for short in by_form:
+        if any(len(w) < 2 for w in short) or all(w in NAME_PARTICLES for w in short):
+            continue
+        longer = [f for f in by_form if len(f) > len(short)
+                  and (f[:len(short)] == short or f[-len(short):] == short)]
+        # keep the longest names only: "Putin" of "Vladimir Putin" and "Vladimir V. Putin"
+        maximal = [f for f in longer if not any(len(g) > len(f) and _contains(g, f)
+                                                for g in longer)]
+        if len(maximal) != 1:
+            continue
+        target = maximal[0]
+        if ruler_says_other(short) or ruler_says_other(target):
+            continue
+        # places and nationalities are often surnames too ("Washington", "Jordan"): a short
+        # form the model only ever called a place is not tied to a person's name
+        if person_evidence(short) or (person_evidence(target) and not place_only(short)):
+            parent[find(short)] = find(target)
+
+    groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for form, idx in by_form.items():
+        groups[find(form)].extend(idx)
+
+    out = [replace(m, canonical=surface(m.text)) for m in mentions]
+    for idx in groups.values():
+        idx.sort()
+        label = _decide_label([mentions[i] for i in idx])
+        canonical = _canonical([mentions[i] for i in idx])
+        for i in idx:
+            out[i] = replace(out[i], label=label, canonical=canonical)
+    return out
+
+
+def _contains(long: tuple[str, ...], short: tuple[str, ...]) -> bool:
+    return long[:len(short)] == short or long[-len(short):] == short
+
+
+def _decide_label(group: list[Mention]) -> str:
+    ruler = Counter(m.label for m in group if m.source == "ruler")
+    if ruler:
+        return ruler.most_common(1)[0][0]
+    votes: Counter[str] = Counter()
+    for m in group:
+        votes[m.label] += len(_words(m.text))
+    top = max(votes.values())
+    tied = [label for label, n in votes.items() if n == top]
+    if len(tied) == 1:
+        return tied[0]
+    longest = max(len(_words(m.text)) for m in group)
+    long_labels = Counter(m.label for m in group if len(_words(m.text)) == longest)
+    for label, _ in long_labels.most_common():
+        if label in tied:
+            return label
+    return next(m.label for m in group if m.label in tied)
+
+
+def _canonical(group: list[Mention]) -> str:
+    ids = Counter(m.ruler_id for m in group if m.ruler_id and m.ruler_id != RULER_ID)
+    if ids:
+        return ids.most_common(1)[0][0]
+    longest = max(len(_words(m.text)) for m in group)
+    forms = Counter(surface(m.text) for m in group if len(_words(m.text)) == longest)
+    # most frequent spelling of the longest form; longer characters, then capitalised, first
+    return max(forms, key=lambda f: (forms[f], len(f), f[:1].isupper(), -_first_index(group, f)))
+
+
+def _first_index(group: list[Mention], form: str) -> int:
+    return next(i for i, m in enumerate(group) if surface(m.text) == form)
+
+
+def consistent_entities(mentions: list[Mention], text: str) -> list[Mention]:
+    """Merge split names, then give each thing one label and canonical name."""
+    return resolve(merge_fragments(mentions, text))
+
+
+# --- the corpus index ------------------------------------------------------------------------
+
+
+def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
+    """``entity_index`` rows from ``entities`` and ``documents`` (doc_id, run_id, processed_at).
+
+    A document processed by several runs counts once, in its latest version; ``first_seen`` and
+    ``last_seen`` span every version that mentioned the entity.
+    """
+    if not entities.num_rows or not documents.num_rows:
+        return ENTITY_INDEX_V1.empty_table()
+    docs = documents.select(["doc_id", "run_id", "processed_at"])
+    latest: dict[str, tuple] = {}
+    for doc_id, run_id, at in zip(*(docs.column(c).to_pylist()
+                                    for c in ("doc_id", "run_id", "processed_at"))):
+        if doc_id not in latest or (at, run_id) > latest[doc_id]:
+            latest[doc_id] = (at, run_id)
+    docs = docs.append_column("latest", pa.array(
+        [latest[d] == (a, r) for d, r, a in zip(*(docs.column(c).to_pylist()
+                                                  for c in ("doc_id", "run_id", "processed_at")))],
+        pa.bool_()))
+    ents = entities.select(["doc_id", "run_id", "canonical", "label"]).join(
+        docs, keys=["doc_id", "run_id"], join_type="inner")
+    seen = ents.group_by(["canonical", "label"]).aggregate(
+        [("processed_at", "min"), ("processed_at", "max")])
+    current = ents.filter(pc.field("latest")).group_by(["canonical", "label"]).aggregate(
+        [("doc_id", "count_distinct"), ("doc_id", "count")])
+    joined = current.join(seen, keys=["canonical", "label"], join_type="inner")
+    index = pa.table({
+        "canonical": joined.column("canonical"),
+        "label": joined.column("label"),
+        "n_documents": joined.column("doc_id_count_distinct"),
+        "n_mentions": joined.column("doc_id_count"),
+        "first_seen": joined.column("processed_at_min"),
+        "last_seen": joined.column("processed_at_max"),
+    }).cast(ENTITY_INDEX_V1)
+    return index.sort_by([("n_mentions", "descending"), ("canonical", "ascending"),
+                          ("label", "ascending")])
+
+
+def write_entity_index(output: Path) -> Path | None:
+    """Recompute ``<output>/entity_index/index.parquet`` from the published tables (atomic)."""
+    from tasks.write import STAGING, _fsync_dir, table_dataset, write_table
+
+    entities = table_dataset(output, "entities")
+    documents = table_dataset(output, "documents")
+    if entities is None or documents is None:
+        return None
+    index = build_entity_index(
+        entities.to_table(columns=["doc_id", "run_id", "canonical", "label"]),
+        documents.to_table(columns=["doc_id", "run_id", "processed_at"]))
+    path = output / "entity_index" / "index.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output / STAGING / f"entity_index-{os.getpid()}.parquet"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    write_table(index, tmp)
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+    return path

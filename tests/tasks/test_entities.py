@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pyarrow as pa
+
+from tasks.annotate import DEFAULT_MODEL, load_pipeline, mentions_of, model_version
+from tasks.entities import Mention, build_entity_index, consistent_entities, merge_fragments
+
+
+def m(text: str, doc: str, label: str, nth: int = 0, source: str = "model") -> Mention:
+    """The ``nth`` occurrence of ``text`` in ``doc`` as a mention the model labelled ``label``."""
+    start = -1
+    for _ in range(nth + 1):
+        start = doc.index(text, start + 1)
+    return Mention(start, start + len(text), text, label, label, source)
+
+
+def decided(mentions: list[Mention]) -> list[tuple[str, str, str, str]]:
+    return [(x.text, x.label, x.canonical, x.source) for x in mentions]
+
+
+def test_split_name_is_merged_across_particles() -> None:
+    doc = "European Commission chief Ursula von der Leyen told reporters."
+    got = merge_fragments([m("European Commission", doc, "ORG"), m("Ursula von", doc, "PERSON"),
+                           m("Leyen", doc, "GPE")], doc)
+    assert [(x.text, x.label, x.model_label, x.source) for x in got] == [
+        ("European Commission", "ORG", "ORG", "model"),
+        ("Ursula von der Leyen", "PERSON", "PERSON|GPE", "merged"),
+    ]
+    assert doc[got[1].start:got[1].end] == "Ursula von der Leyen"
+    # the model's other split: the particle inside the first fragment
+    got = merge_fragments([m("Ursula von der", doc, "PERSON"), m("Leyen", doc, "GPE")], doc)
+    assert decided(got) == [("Ursula von der Leyen", "PERSON", "", "merged")]
+
+
+def test_names_next_to_each_other_are_not_merged() -> None:
+    doc = "Xi and Putin met. Talks with Zelenskyy de facto stalled. Menon\nvon Berg"
+    mentions = [m("Xi", doc, "PERSON"), m("Putin", doc, "PERSON"), m("Zelenskyy", doc, "PERSON"),
+                m("Menon", doc, "PERSON"), m("von Berg", doc, "PERSON")]
+    assert merge_fragments(mentions, doc) == mentions
+
+
+def test_same_surface_gets_one_label_by_majority() -> None:
+    doc = "Zelenskyy said. Zelenskyy added. Later Zelenskyy spoke. Kyiv agreed, Zelenskyy said."
+    got = consistent_entities([m("Zelenskyy", doc, "ORG"), m("Zelenskyy", doc, "GPE", 1),
+                               m("Zelenskyy", doc, "GPE", 2), m("Kyiv", doc, "PERSON"),
+                               m("Zelenskyy", doc, "GPE", 3)], doc)
+    assert [(x.text, x.label, x.model_label) for x in got] == [
+        ("Zelenskyy", "GPE", "ORG"), ("Zelenskyy", "GPE", "GPE"), ("Zelenskyy", "GPE", "GPE"),
+        ("Kyiv", "PERSON", "PERSON"), ("Zelenskyy", "GPE", "GPE")]
+
+
+def test_ruler_match_decides_the_label_of_every_mention() -> None:
+    doc = "Zelenskyy said. Zelenskyy added. Zelenskyy spoke."
+    got = consistent_entities([m("Zelenskyy", doc, "ORG"), m("Zelenskyy", doc, "GPE", 1),
+                               m("Zelenskyy", doc, "PERSON", 2, source="ruler")], doc)
+    assert [(x.label, x.source) for x in got] == [("PERSON", "model"), ("PERSON", "model"),
+                                                  ("PERSON", "ruler")]
+
+
+def test_short_form_joins_the_full_name() -> None:
+    doc = ("Xi spoke to Zelenskyy. Xi also said. \"Xi Jinping does not want it,\" said Rajan "
+           "Menon. Xi is ready, Menon added. Menon said.")
+    got = consistent_entities([
+        m("Xi", doc, "PERSON"), m("Zelenskyy", doc, "PERSON"), m("Xi", doc, "PERSON", 1),
+        m("Xi Jinping", doc, "WORK_OF_ART"), m("Rajan Menon", doc, "PERSON"),
+        m("Xi", doc, "PERSON", 3), m("Menon", doc, "ORG", 1), m("Menon", doc, "ORG", 2),
+    ], doc)
+    assert decided(got) == [
+        ("Xi", "PERSON", "Xi Jinping", "model"),
+        ("Zelenskyy", "PERSON", "Zelenskyy", "model"),
+        ("Xi", "PERSON", "Xi Jinping", "model"),
+        ("Xi Jinping", "PERSON", "Xi Jinping", "model"),  # a dozen votes beat one long form
+        ("Rajan Menon", "PERSON", "Rajan Menon", "model"),
+        ("Xi", "PERSON", "Xi Jinping", "model"),
+        ("Menon", "PERSON", "Rajan Menon", "model"),  # 2 words x PERSON vs 2 x ORG: longest wins
+        ("Menon", "PERSON", "Rajan Menon", "model"),
+    ]
+    assert got[3].model_label == "WORK_OF_ART"
+
+
+def test_short_forms_that_are_places_or_ambiguous_stay_apart() -> None:
+    doc = ("George Washington was born in Virginia. Washington said. John Smith and Jane Smith "
+           "met. Smith left. March began on 3 March.")
+    got = consistent_entities([
+        m("George Washington", doc, "PERSON"), m("Virginia", doc, "GPE"),
+        m("Washington", doc, "GPE", 1), m("John Smith", doc, "PERSON"),
+        m("Jane Smith", doc, "PERSON"), m("Smith", doc, "PERSON", 2),
+        m("March", doc, "DATE"), m("3 March", doc, "DATE"),
+    ], doc)
+    assert [(x.text, x.label, x.canonical) for x in got] == [
+        ("George Washington", "PERSON", "George Washington"), ("Virginia", "GPE", "Virginia"),
+        ("Washington", "GPE", "Washington"), ("John Smith", "PERSON", "John Smith"),
+        ("Jane Smith", "PERSON", "Jane Smith"), ("Smith", "PERSON", "Smith"),
+        ("March", "DATE", "March"), ("3 March", "DATE", "3 March"),
+    ]
+
+
+def test_surface_forms_ignore_the_and_possessive() -> None:
+    doc = "The United States said. the United States' view. United States officials. Kyiv's mayor"
+    got = consistent_entities([m("The United States", doc, "GPE"),
+                               m("the United States", doc, "GPE"),
+                               m("United States", doc, "ORG", 2), m("Kyiv's", doc, "GPE")], doc)
+    assert [(x.label, x.canonical) for x in got] == [
+        ("GPE", "United States"), ("GPE", "United States"), ("GPE", "United States"),
+        ("GPE", "Kyiv")]
+
+
+def test_ruler_wins_over_the_real_model(tmp_path) -> None:
+    text = ("In this case, Putin has indicated to Xi that he is ready to talk to Kyiv, Menon "
+            "added. \"Xi Jinping does not want that,\" he said.")
+    plain = load_pipeline(DEFAULT_MODEL)
+    said = {e.text: e.label_ for e in plain(text).ents}
+    assert said["Kyiv"] == "PERSON" and "Xi Jinping" not in said  # the model's noise here
+
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"label": "GPE", "pattern": "Kyiv"}\n'
+                        '{"label": "PERSON", "pattern": "Xi Jinping", "id": "Xi Jinping"}\n')
+    nlp = load_pipeline(DEFAULT_MODEL, str(patterns))
+    assert load_pipeline(DEFAULT_MODEL, str(patterns)) is nlp  # cached per process
+    got = {x.text: x for x in consistent_entities(mentions_of(nlp(text)), text)}
+    assert (got["Kyiv"].label, got["Kyiv"].source, got["Kyiv"].model_label) == (
+        "GPE", "ruler", "PERSON")
+    assert (got["Xi Jinping"].label, got["Xi Jinping"].source) == ("PERSON", "ruler")
+    assert got["Xi Jinping"].model_label is None  # the model saw nothing there
+    assert (got["Xi"].label, got["Xi"].canonical) == ("PERSON", "Xi Jinping")
+    for x in got.values():
+        assert text[x.start:x.end] == x.text
+
+    version = model_version(DEFAULT_MODEL, str(patterns))
+    assert version.startswith(f"{DEFAULT_MODEL}==3.8.0+patterns:") and len(version.split(":")[1]) == 8
+    patterns.write_text('{"label": "GPE", "pattern": "Kyiv"}\n')
+    assert model_version(DEFAULT_MODEL, str(patterns)) != version  # a changed file is noticed
+
+
+def test_entity_index_counts_each_document_once_in_its_latest_version() -> None:
+    t1, t2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    documents = pa.table({"doc_id": ["a", "b", "a"], "run_id": ["r1", "r1", "r2"],
+                          "processed_at": pa.array([t1, t1, t2], pa.timestamp("us", tz="UTC"))})
+    entities = pa.table({
+        "doc_id": ["a", "a", "b", "a", "a"], "run_id": ["r1", "r1", "r1", "r2", "r2"],
+        "canonical": ["Kyiv", "Kyiv", "Kyiv", "Kyiv", "Xi Jinping"],
+        "label": ["GPE", "GPE", "GPE", "GPE", "PERSON"]})
+    rows = build_entity_index(entities, documents).to_pylist()
+    assert rows == [
+        {"canonical": "Kyiv", "label": "GPE", "n_documents": 2, "n_mentions": 2,
+         "first_seen": t1, "last_seen": t2},
+        {"canonical": "Xi Jinping", "label": "PERSON", "n_documents": 1, "n_mentions": 1,
+         "first_seen": t2, "last_seen": t2},
+    ]
