@@ -24,6 +24,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
 from prefect.futures import PrefectFuture
+from prefect.states import Completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
 from tasks.annotate import DEFAULT_MODEL, model_version
@@ -45,6 +46,17 @@ from tasks.write import (
 )
 
 
+class TooManyRejects(RuntimeError):
+    pass
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 def _new_run_id() -> str:
     return f"r{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
@@ -52,10 +64,13 @@ def _new_run_id() -> str:
 class _Progress:
     """Counts what the run did; logs a line per published batch."""
 
-    def __init__(self, n_files: int) -> None:
+    def __init__(self, sources: list[str]) -> None:
         self.started = time.perf_counter()
-        self.n_files = n_files
+        self.n_files = len(sources)
+        self.bytes_total = sum(_size(p) for p in sources) or 1
+        self.bytes_read = 0
         self.files_read = 0
+        self.batches_submitted = 0
         self.rows: Counter[str] = Counter()
         self.by: dict[str, Counter[str]] = {k: Counter() for k in
                                            ("rejects", "edits", "flags", "entities")}
@@ -73,9 +88,15 @@ class _Progress:
     def line(self) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
         docs = self.rows["documents"]
-        return (f"batch {self.batches} published; files read {self.files_read}/{self.n_files}; "
-                f"{docs} documents, {self.rows['rejects']} rejects, {self.skipped} skipped; "
-                f"{docs / elapsed:.1f} documents/s")
+        # reading runs ahead of publishing by the batches in flight: estimate from both
+        done = min(1.0, self.bytes_read / self.bytes_total) * (
+            self.batches / max(self.batches_submitted, 1))
+        expected = (f"~{max(self.batches, round(self.batches_submitted * self.bytes_total / max(self.bytes_read, 1)))}"
+                    if self.bytes_read else "?")
+        eta = f"{elapsed * (1 - done) / done:.0f}s" if done > 0 else "?"
+        return (f"batch {self.batches} of {expected} published; files read "
+                f"{self.files_read}/{self.n_files}; {docs} documents, {self.rows['rejects']} "
+                f"rejects, {self.skipped} skipped; {docs / elapsed:.1f} documents/s; ETA {eta}")
 
     def counts(self) -> dict:
         return {
@@ -145,7 +166,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     out_path = Path(out)
-    progress = _Progress(len(sources))
+    progress = _Progress(sources)
     status, message = "failed", None
     report: str | None = None
 
@@ -170,6 +191,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 for path in paths:
                     yield from read_sources([path], text_column)
                     progress.files_read += 1
+                    progress.bytes_read += _size(path)
                     failpoint("read")
 
             def triage(items):
@@ -205,6 +227,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                     batch.add("rejects", rejects_table(rejects, run_id, cleaner, model_str))
                 inflight.append(process_batch.submit(batch, config, model, cleaner, model_str, out,
                                                      entity_patterns))
+                progress.batches_submitted += 1
                 while len(inflight) > max_inflight:
                     publish_oldest()
             while inflight:
@@ -215,10 +238,16 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 message = f"nothing new: {counts['skipped']} documents already published"
                 logger.info(message)
 
-            # --- entities people can use: the corpus index and this run's report ---
-            write_entity_index(out_path)
-            report = str(write_report(out_path, run_id, status, counts))
-            logger.info("report: %s", report)
+            # --- entities people can use: the corpus index and this run's report. The tables
+            # are published by now: a failure here is reported, it does not fail the run.
+            try:
+                if counts["documents"]:
+                    write_entity_index(out_path)
+                report = str(write_report(out_path, run_id, status, counts))
+                logger.info("report: %s", report)
+            except Exception as exc:
+                logger.exception("the entity index or the report could not be written")
+                message = f"tables published; index/report failed: {type(exc).__name__}: {exc}"
         except BaseException as exc:
             message = f"{type(exc).__name__}: {exc}"
             raise
@@ -247,16 +276,23 @@ def preprocess(
     runner: Literal["thread", "process", "dask"] = "process",
     dask_address: str | None = None,
     entity_patterns: str | None = None,
+    max_reject_fraction: float = 1.0,
 ) -> dict:
-    """Clean machine-translation artifacts, annotate entities, write Parquet tables."""
+    """Clean machine-translation artifacts, annotate entities, write Parquet tables.
+
+    The run ends Completed (its message counts rejects), or Failed when more than
+    ``max_reject_fraction`` of the input documents were rejected (the tables are published
+    either way: the rejects are there to look at).
+    """
     logger = get_run_logger()
     parameters = dict(source=source, output=output, model=model, batch_size=batch_size,
                       batch_chars=batch_chars, text_column=text_column, rules=rules,
                       exceptions=exceptions, glossary=glossary, reprocess=reprocess,
                       workers=workers, runner=runner, dask_address=dask_address,
-                      entity_patterns=entity_patterns)
-    if batch_size < 1 or batch_chars < 1 or workers < 0:
-        raise ValueError("batch_size and batch_chars must be at least 1, workers at least 0")
+                      entity_patterns=entity_patterns, max_reject_fraction=max_reject_fraction)
+    if batch_size < 1 or batch_chars < 1 or workers < 0 or not 0 <= max_reject_fraction <= 1:
+        raise ValueError("batch_size and batch_chars must be at least 1, workers at least 0, "
+                         "max_reject_fraction between 0 and 1")
     config = CleanConfig.from_options(rules, exceptions, glossary)
     cleaner = cleaner_version(config)
     if entity_patterns:  # workers may run elsewhere: an absolute path, checked now
@@ -281,10 +317,20 @@ def preprocess(
     summary = {"run_id": run_id, "status": status, "output": str(out), "report": report, **counts}
     create_markdown_artifact(markdown=_markdown(run_id, status, counts, str(out), report),
                              key="preprocess-summary", description=f"preprocess run {run_id}")
-    logger.info("run %s %s: %d documents, %d rejects, %d skipped, %d edits, %d entities",
-                run_id, status, counts["documents"], counts["rejects"], counts["skipped"],
-                counts["edits"], counts["entities"])
-    return summary
+    message = (f"{counts['documents']} documents, {counts['rejects']} rejects, "
+               f"{counts['skipped']} skipped, {counts['edits']} edits, "
+               f"{counts['entities']} entities")
+    logger.info("run %s %s: %s", run_id, status, message)
+    inputs = counts["documents"] + counts["rejects"]
+    if inputs and counts["rejects"] / inputs > max_reject_fraction:
+        raise TooManyRejects(
+            f"{counts['rejects']} of {inputs} input documents were rejected (more than "
+            f"max_reject_fraction={max_reject_fraction}); the tables are published, see "
+            f"rejects by reason: {counts['rejects_by_reason']}")
+    if counts["rejects"]:
+        logger.warning("%d input documents were rejected: %s", counts["rejects"],
+                       counts["rejects_by_reason"])
+    return Completed(message=message, data=summary)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where batches run: threads in this process, a process pool, or Dask")
     parser.add_argument("--entity-patterns", help="JSONL of spaCy EntityRuler patterns whose "
                         "matches win over the model (see config/entity_patterns.example.jsonl)")
+    parser.add_argument("--max-reject-fraction", type=float, default=1.0,
+                        help="fail the run when more than this fraction of inputs is rejected")
     parser.add_argument("--dask-address", help="scheduler of an existing Dask cluster "
                         "(tcp://host:8786); without it --runner dask starts a local cluster")
     args = parser.parse_args(argv)
@@ -319,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                          text_column=args.text_column, rules=args.rules,
                          exceptions=args.exceptions, glossary=args.glossary,
                          reprocess=args.reprocess, workers=args.workers, runner=args.runner,
-                         dask_address=args.dask_address, entity_patterns=args.entity_patterns)
+                         dask_address=args.dask_address, entity_patterns=args.entity_patterns,
+                         max_reject_fraction=args.max_reject_fraction)
     print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
                                               "rejects", "skipped", "edits", "flags",
                                               "entities", "report")}, indent=2))

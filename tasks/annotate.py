@@ -198,24 +198,27 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
     sent_counter = [0] * len(ids)
     sent_starts: dict[int, list[int]] = defaultdict(list)
     mentions: dict[int, list[Mention]] = defaultdict(list)
-    for doc, (i, offset) in nlp.pipe(stream(), as_tuples=True, batch_size=64):
-        if i in failed:
-            continue
-        try:
-            doc_id = ids[i]
-            for sent in doc.sents:
-                if not sent.text.strip():
-                    continue
-                s, e = sent.start_char + offset, sent.end_char + offset
-                sent_starts[i].append(s)
-                sentences.append({"doc_id": doc_id, "sent_index": sent_counter[i],
-                                  "start_char": s, "end_char": e, "text": sent.text,
-                                  "run_id": batch.run_id})
-                sent_counter[i] += 1
-            mentions[i].extend(mentions_of(doc, offset))
-        except Exception as exc:  # one bad document must not cost the batch
-            log.exception("annotation failed for %s", ids[i])
-            failed[i] = f"annotation failed: {type(exc).__name__}: {exc}"
+    # A memory zone frees the strings spaCy interns for these texts when the batch is done:
+    # without it a long-lived worker's vocabulary grows with every batch.
+    with nlp.memory_zone():
+        for doc, (i, offset) in nlp.pipe(stream(), as_tuples=True, batch_size=64):
+            if i in failed:
+                continue
+            try:
+                doc_id = ids[i]
+                for sent in doc.sents:
+                    if not sent.text.strip():
+                        continue
+                    s, e = sent.start_char + offset, sent.end_char + offset
+                    sent_starts[i].append(s)
+                    sentences.append({"doc_id": doc_id, "sent_index": sent_counter[i],
+                                      "start_char": s, "end_char": e, "text": sent.text,
+                                      "run_id": batch.run_id})
+                    sent_counter[i] += 1
+                mentions[i].extend(mentions_of(doc, offset))
+            except Exception as exc:  # one bad document must not cost the batch
+                log.exception("annotation failed for %s", ids[i])
+                failed[i] = f"annotation failed: {type(exc).__name__}: {exc}"
     # document-level consistency needs every piece of a document: done once all are annotated
     for i, doc_id in enumerate(ids):
         if i in failed:

@@ -189,3 +189,19 @@ def test_unwritable_output_fails_and_keeps_earlier_output(tmp_path, sample_dir) 
     with pytest.raises(OutputNotWritable, match="cannot be written"):
         preprocess(source=str(sample_dir / "articles"), output=str(blocker / "out"))
     assert blocker.read_text() == "not a folder"
+
+
+def test_reject_threshold_fails_the_run_but_keeps_the_tables(tmp_path) -> None:
+    from flows.preprocess import TooManyRejects
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "good.txt").write_text("Rain is expected in Oslo on Friday.\n")
+    (src / "empty.txt").write_text("")
+    (src / "nul.txt").write_bytes(b"\x00" * 10)
+    with pytest.raises(TooManyRejects, match="2 of 3 input documents were rejected"):
+        preprocess(source=str(src), output=str(tmp_path / "out"), max_reject_fraction=0.5)
+    assert len(read(tmp_path / "out", "documents")) == 1
+    assert len(read(tmp_path / "out", "rejects")) == 2
+    state = preprocess(source=str(src), output=str(tmp_path / "out2"), return_state=True)
+    assert state.is_completed() and "2 rejects" in state.message
