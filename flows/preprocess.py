@@ -46,6 +46,11 @@ from tasks.write import (
 )
 
 
+def _where(source: str) -> str:
+    """The source as an absolute path (a scheduled run's "data/raw" says little on its own)."""
+    return source if Path(source).is_absolute() else str(Path.cwd() / source)
+
+
 class TooManyRejects(RuntimeError):
     pass
 
@@ -172,7 +177,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
 
     def run_row(status: str, message: str | None) -> dict:
         return {"run_id": run_id, "flow_run_id": flow_run_id, "started_at": started_at,
-                "finished_at": datetime.now(UTC), "source": source,
+                "finished_at": datetime.now(UTC), "source": _where(source),
                 "parameters": json.dumps(parameters, sort_keys=True),
                 "counts": json.dumps(progress.counts(), sort_keys=True), "status": status,
                 "message": message, "cleaner_version": cleaner, "model": model_str}
