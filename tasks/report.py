@@ -25,18 +25,31 @@ MAX_CHARS = 20_000  # characters of one document shown
 _DEFAULT_COLOUR = "#ddd"
 
 
-def read_run_table(output: Path, name: str, run_id: str) -> pa.Table:
-    """One run's partition of a batch table (empty if the run wrote none)."""
+def read_run_table(output: Path, name: str, run_id: str, columns: list[str] | None = None,
+                   doc_ids: list[str] | None = None) -> pa.Table:
+    """One run's partition of a batch table (empty if the run wrote none), optionally only
+    some columns and the rows of some documents: a report must not hold a whole run."""
     path = output / name / f"run_id={run_id}"
     if not path.is_dir() or not any(path.glob("*.parquet")):
-        return TABLES[name].empty_table()
-    return ds.dataset(path, format="parquet", schema=TABLES[name]).to_table()
+        table = TABLES[name].empty_table()
+        return table.select(columns) if columns else table
+    dataset = ds.dataset(path, format="parquet", schema=TABLES[name])
+    flt = ds.field("doc_id").isin(doc_ids) if doc_ids is not None else None
+    return dataset.to_table(columns=columns, filter=flt)
+
+
+def choose_documents(meta: pa.Table) -> list[dict]:
+    """The documents a report shows: all, or those with most edits and flags."""
+    rows = meta.select(["doc_id", "source", "n_edits", "n_flags", "n_entities"]).to_pylist()
+    chosen = sorted(rows, key=lambda d: (-(d["n_edits"] + d["n_flags"]), d["source"]))
+    return sorted(chosen[:MAX_DOCUMENTS], key=lambda d: d["source"])
 
 
 def _by(table: pa.Table, column: str) -> dict[str, int]:
     if not table.num_rows:
         return {}
-    return dict(Counter(table.column(column).to_pylist()).most_common())
+    counts = {v["values"]: v["counts"] for v in table.column(column).value_counts().to_pylist()}
+    return dict(Counter(counts).most_common())
 
 
 def bar_chart(title: str, data: dict[str, int], colours: dict[str, str] | None = None,
@@ -193,16 +206,24 @@ def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
     docs, edits, flags = tables["documents"], tables["edits"], tables["flags"]
     entities, rejects = tables["entities"], tables["rejects"]
     counts = counts or {}
-    totals = {"documents": docs.num_rows, "rejects": rejects.num_rows,
+    meta = tables.get("documents_meta", docs)
+    totals = {"documents": meta.num_rows, "rejects": rejects.num_rows,
               "skipped": counts.get("skipped", 0), "edits": edits.num_rows,
               "flags": flags.num_rows, "entities": entities.num_rows}
+    # the run's own counts cover every document; the tables may hold only those shown
+    for key in ("edits", "flags", "entities"):
+        totals[key] = counts.get(key, totals[key])
     head = "".join(f"<th>{k}</th>" for k in totals)
     row = "".join(f"<td>{v:,}</td>" for v in totals.values())
     charts = "".join([
-        bar_chart("Rejects by reason", _by(rejects, "reason"), colour="#c0392b"),
-        bar_chart("Edits by rule", _by(edits, "rule"), colour="#2e8b57"),
-        bar_chart("Flags by rule", _by(flags, "rule"), colour="#e6b800"),
-        bar_chart("Entities by label", _by(entities, "label"), colours=DEFAULT_LABEL_COLORS),
+        bar_chart("Rejects by reason", counts.get("rejects_by_reason") or _by(rejects, "reason"),
+                  colour="#c0392b"),
+        bar_chart("Edits by rule", counts.get("edits_by_rule") or _by(edits, "rule"),
+                  colour="#2e8b57"),
+        bar_chart("Flags by rule", counts.get("flags_by_rule") or _by(flags, "rule"),
+                  colour="#e6b800"),
+        bar_chart("Entities by label", counts.get("entities_by_label") or _by(entities, "label"),
+                  colours=DEFAULT_LABEL_COLORS),
     ])
     parts = [
         f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -210,9 +231,9 @@ def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
         f"<title>preprocess run {esc(run_id)}</title><style>{_CSS}</style></head><body>",
         f"<h1>preprocess run <code>{esc(run_id)}</code>: {esc(status)}</h1>",
         f'<p class="meta">Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.'
-        + (f" Model <code>{esc(docs.column('model')[0].as_py())}</code>, cleaner "
-           f"<code>{esc(docs.column('cleaner_version')[0].as_py())}</code>."
-           if docs.num_rows else "") + "</p>",
+        + (f" Model <code>{esc(meta.column('model')[0].as_py())}</code>, cleaner "
+           f"<code>{esc(meta.column('cleaner_version')[0].as_py())}</code>."
+           if meta.num_rows else "") + "</p>",
         f'<table class="totals"><tr>{head}</tr><tr>{row}</tr></table>',
         f'<div class="charts">{charts}</div>',
     ]
@@ -222,20 +243,20 @@ def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
                        for r in rejects.select(["source", "reason", "detail"]).to_pylist()[:200])
         parts.append(f"<h2>Rejects</h2><table class=\"rejects\"><tr><th>source</th><th>reason"
                      f"</th><th>detail</th></tr>{rows}</table>")
-    parts.append(_documents_section(docs, edits, flags, entities))
+    parts.append(_documents_section(meta, docs, edits, flags, entities))
     parts.append("</body></html>\n")
     return "".join(parts)
 
 
-def _documents_section(docs: pa.Table, edits: pa.Table, flags: pa.Table,
+def _documents_section(meta_table: pa.Table, docs: pa.Table, edits: pa.Table, flags: pa.Table,
                        entities: pa.Table) -> str:
     esc = html.escape
-    if not docs.num_rows:
+    if not meta_table.num_rows:
         return "<h2>Documents</h2><p>No documents in this run.</p>"
-    meta = docs.select(["doc_id", "source", "n_edits", "n_flags", "n_entities"]).to_pylist()
-    chosen = sorted(meta, key=lambda d: (-(d["n_edits"] + d["n_flags"]), d["source"]))
-    chosen = sorted(chosen[:MAX_DOCUMENTS], key=lambda d: d["source"])
-    wanted = pa.array([d["doc_id"] for d in chosen])
+    n_all = meta_table.num_rows
+    chosen = choose_documents(meta_table)
+    wanted = pa.array([d["doc_id"] for d in chosen], pa.string())
+    docs = docs.filter(pa.compute.is_in(docs.column("doc_id"), value_set=wanted))
 
     def rows(table: pa.Table) -> dict[str, list[dict]]:
         out: dict[str, list[dict]] = {}
@@ -247,8 +268,8 @@ def _documents_section(docs: pa.Table, edits: pa.Table, flags: pa.Table,
 
     texts = dict(zip(docs.column("doc_id").to_pylist(), docs.column("clean_text").to_pylist()))
     by_edit, by_flag, by_ent = rows(edits), rows(flags), rows(entities)
-    shown = (f"all {len(meta)} documents" if len(chosen) == len(meta) else
-             f"{len(chosen)} of {len(meta)} documents (those with the most edits and flags)")
+    shown = (f"all {n_all} documents" if len(chosen) == n_all else
+             f"{len(chosen)} of {n_all} documents (those with the most edits and flags)")
     legend = ('<p class="legend"><span><del title="removed">removed</del> '
               '<ins title="inserted">inserted</ins> (rule on hover)</span>'
               '<span><span class="flag" title="flag">flagged for review</span> (message on hover)'
@@ -269,8 +290,14 @@ def write_report(output: Path, run_id: str, status: str, counts: dict | None = N
     """Build the run's report from its published tables and write it atomically."""
     from tasks.write import STAGING
 
-    names = ("documents", "edits", "flags", "entities", "rejects")
-    tables = {name: read_run_table(output, name, run_id) for name in names}
+    meta = read_run_table(output, "documents", run_id,
+                          ["doc_id", "source", "n_edits", "n_flags", "n_entities", "model",
+                           "cleaner_version"])
+    shown = [d["doc_id"] for d in choose_documents(meta)]
+    tables = {name: read_run_table(output, name, run_id, doc_ids=shown)
+              for name in ("documents", "edits", "flags", "entities")}
+    tables["documents_meta"] = meta
+    tables["rejects"] = read_run_table(output, "rejects", run_id, ["source", "reason", "detail"])
     page = build_report(run_id, status, tables, counts)
     path = output / "reports" / f"{run_id}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
