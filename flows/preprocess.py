@@ -349,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-column", default="text", help="text field of jsonl/csv/parquet")
     parser.add_argument("--rules", nargs="*", help="cleaning rules to run (default: all)")
     parser.add_argument("--exception", dest="exceptions", action="append",
-                        help="a repetition duplicate_word keeps, e.g. 'Lang Lang' (repeatable)")
+                        help="a repetition duplicate_word keeps, e.g. 'Ding Ding' (repeatable)")
     parser.add_argument("--glossary", help="TSV file of variant<TAB>preferred spellings")
     parser.add_argument("--reprocess", action="store_true",
                         help="process documents even if already published with these versions")
