@@ -12,6 +12,7 @@ import time
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -255,7 +256,7 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
                 mask = pa.compute.invert(pa.compute.is_in(t.column("doc_id"),
                                                           value_set=pa.array(sorted(bad))))
                 batch.tables[name] = t.filter(mask)
-    now = pa.scalar(_now(), DOCUMENTS_V1.field("processed_at").type)
+    now = pa.scalar(datetime.now(UTC), DOCUMENTS_V1.field("processed_at").type)
     docs = inc.take(keep) if failed else inc
     n = docs.num_rows
     columns = {
@@ -285,7 +286,3 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
     return batch
 
 
-def _now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)

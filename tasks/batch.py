@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from schemas.tables import INCOMING_V1, REJECTS_V1, TABLES
+from schemas.tables import INCOMING_V1, REJECTS_V1
 from tasks.ingest import Document, Reject
 
 
@@ -58,10 +58,6 @@ def incoming_table(docs: Iterable[Document]) -> pa.Table:
         for d in docs
     ]
     return pa.Table.from_pylist(rows, schema=INCOMING_V1)
-
-
-def empty(name: str) -> pa.Table:
-    return TABLES[name].empty_table()
 
 
 def chunk(items: Iterable[Document | Reject], max_docs: int, max_chars: int
