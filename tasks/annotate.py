@@ -106,22 +106,22 @@ def _keep_model_ents(doc: Doc) -> Doc:
 def load_pipeline(name: str, patterns: str | None = None) -> Language:
     """The pipeline for entity annotation, loaded once per process and patterns file."""
     if not patterns:
-        return _pipeline(name, None, "")
-    path = str(Path(patterns).resolve())
-    return _pipeline(name, path, load_patterns(path)[1])
+        return _pipeline(name, None, None)
+    path = Path(patterns).resolve()
+    stat = path.stat()  # a changed file is a new cache key; an unchanged one is not re-read
+    return _pipeline(name, str(path), (stat.st_mtime_ns, stat.st_size))
 
 
 @functools.cache
-def _pipeline(name: str, patterns: str | None, digest: str) -> Language:
+def _pipeline(name: str, patterns: str | None, version: tuple[int, int] | None) -> Language:
     _package_version(name)
     nlp = spacy.load(name, exclude=list(_NOT_NEEDED))
     if "ner" not in nlp.pipe_names:
         raise ModelNotFound(f"spaCy pipeline {name!r} has no 'ner' component "
                             f"(components: {', '.join(nlp.pipe_names)})")
-    for tok2vec in ("tok2vec",):
-        if tok2vec in nlp.pipe_names and not getattr(nlp.get_pipe(tok2vec),
-                                                     "listening_components", []):
-            nlp.remove_pipe(tok2vec)
+    if "tok2vec" in nlp.pipe_names and not getattr(nlp.get_pipe("tok2vec"),
+                                                   "listening_components", []):
+        nlp.remove_pipe("tok2vec")
     if patterns:
         # After ner and overwriting: a ruler match replaces every model entity it overlaps.
         # (Before ner also wins, ner keeps preset entities, but then nothing records what the

@@ -167,12 +167,10 @@ def recover(output: Path) -> dict[str, int]:
     """Finish what dead runs left: publish committed batches, delete the rest."""
     staging = output / STAGING
     done = {"rolled_forward": 0, "discarded": 0}
-    if not staging.is_dir():
-        done["interrupted_runs"] = _mark_interrupted(output)
-        return done
-    for stray in (p for p in staging.iterdir() if not p.is_dir()):
+    entries = sorted(staging.iterdir()) if staging.is_dir() else []
+    for stray in (p for p in entries if not p.is_dir()):
         stray.unlink(missing_ok=True)  # a runs row that was being written
-    for run_dir in sorted(p for p in staging.iterdir() if p.is_dir()):
+    for run_dir in (p for p in entries if p.is_dir()):
         for batch_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
             if (batch_dir / READY).exists():
                 publish_staged(output, run_dir.name, batch_dir.name, batch_dir)
