@@ -11,8 +11,8 @@ import pyarrow as pa
 SCHEMA_VERSION = "1"
 
 
-def _schema(fields: list[pa.Field], table: str) -> pa.Schema:
-    return pa.schema(fields, metadata={"schema_version": SCHEMA_VERSION, "table": table})
+def _schema(fields: list[pa.Field], table: str, version: str = SCHEMA_VERSION) -> pa.Schema:
+    return pa.schema(fields, metadata={"schema_version": version, "table": table})
 
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -54,6 +54,10 @@ EDITS_V1 = _schema(
     ],
     "edits",
 )
+
+# v2 adds ``reason``: the evidence that decided the edit ("'Berg' occurs 3 times single, never
+# doubled, in this document"), so a reviewer can check it. Every v1 column is kept, in order.
+EDITS_V2 = _schema([*EDITS_V1, pa.field("reason", pa.string(), nullable=False)], "edits", "2")
 
 FLAGS_V1 = _schema(
     [
@@ -151,7 +155,7 @@ ENTITY_INDEX_V1 = _schema(
 
 TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS_V1,
-    "edits": EDITS_V1,
+    "edits": EDITS_V2,
     "flags": FLAGS_V1,
     "sentences": SENTENCES_V1,
     "entities": ENTITIES_V1,

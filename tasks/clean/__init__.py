@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
-from functools import cache
+from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 
 from tasks.clean.engine import (
     AppliedEdit,
@@ -20,24 +20,26 @@ from tasks.clean.engine import (
     replay,
     run_rules,
 )
+from tasks.clean.evidence import BatchEvidence, gather
 from tasks.clean.glossary import Glossary, load_glossary
+from tasks.clean.grammar import tagger_version
 from tasks.clean.lines import BoilerplateLine, hyphenation
 from tasks.clean.normalize import encoding, whitespace
 from tasks.clean.punctuation import punctuation_spacing
 from tasks.clean.repetition import (
+    DuplicatePhrase,
     DuplicateWord,
     default_exceptions,
-    duplicate_phrase,
     duplicate_sentence,
 )
 from tasks.clean.sentences import broken_sentence
 
 __all__ = [
-    "RULE_NAMES", "AppliedEdit", "AppliedFlag", "CleanConfig", "CleanResult", "OffsetMap",
-    "build_rules", "clean_text", "cleaner_version", "replay",
+    "RULE_NAMES", "AppliedEdit", "AppliedFlag", "BatchEvidence", "CleanConfig", "CleanResult",
+    "OffsetMap", "build_rules", "clean_text", "cleaner_version", "gather", "replay",
 ]
 
-CLEANER_RELEASE = "0.1.0"
+CLEANER_RELEASE = "0.2.0"
 
 # The order rules run in: characters first, then lines, then spacing, then repetition (which
 # needs normalised spacing to see "word  word"), then the user's glossary, then the checks.
@@ -64,7 +66,6 @@ class CleanConfig:
     rules: tuple[str, ...] = RULE_NAMES
     exceptions: tuple[str, ...] = ()  # extra "word word" / "word" kept by duplicate_word
     glossary: tuple[tuple[str, str], ...] = ()  # (variant, preferred)
-    recurring_lines: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.rules if r not in RULE_NAMES]
@@ -84,25 +85,35 @@ class CleanConfig:
 
 
 def cleaner_version(config: CleanConfig) -> str:
-    """Release plus a digest of the settings: equal strings mean equal cleaning."""
-    settings = {k: v for k, v in asdict(config).items() if k != "recurring_lines"}
+    """Release plus a digest of the settings and of the data the rules decide with (the tagger's
+    model, wordfreq's lists, the shipped reduplications): equal strings mean equal cleaning."""
+    import importlib.metadata
+
+    settings = {**asdict(config), "tagger": tagger_version(),
+                "wordfreq": importlib.metadata.version("wordfreq"),
+                "reduplications": sorted(default_exceptions())}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     return f"{CLEANER_RELEASE}+{digest}"
 
 
-@cache
-def build_rules(config: CleanConfig) -> tuple[Rule, ...]:
+NO_EVIDENCE = BatchEvidence()  # one document alone: nothing known of a batch
+
+
+# Keyed on the batch's evidence too: each batch of a worker gets the rules its own evidence makes
+# (evidence is compared by value, never ignored, so one batch's lines never leak into the next).
+@lru_cache(maxsize=32)
+def build_rules(config: CleanConfig, evidence: BatchEvidence = NO_EVIDENCE) -> tuple[Rule, ...]:
     exceptions = default_exceptions() | frozenset(config.exceptions)
     makers = {
         "encoding": lambda: Rule("encoding", encoding, passes=4),
         "whitespace": lambda: Rule("whitespace", whitespace, passes=3),
         "hyphenation": lambda: Rule("hyphenation", hyphenation),
         "boilerplate_line": lambda: Rule(
-            "boilerplate_line", BoilerplateLine(frozenset(config.recurring_lines)), passes=2),
+            "boilerplate_line", BoilerplateLine(evidence.recurring_lines), passes=2),
         "punctuation_spacing": lambda: Rule("punctuation_spacing", punctuation_spacing, passes=2),
         "duplicate_sentence": lambda: Rule("duplicate_sentence", duplicate_sentence, passes=3),
-        "duplicate_phrase": lambda: Rule("duplicate_phrase", duplicate_phrase, passes=3),
-        "duplicate_word": lambda: Rule("duplicate_word", DuplicateWord(exceptions), passes=3),
+        "duplicate_phrase": lambda: Rule("duplicate_phrase", DuplicatePhrase(exceptions), passes=3),
+        "duplicate_word": lambda: Rule("duplicate_word", DuplicateWord(exceptions, evidence), passes=3),
         "glossary": lambda: Rule("glossary", Glossary(config.glossary)),
         "broken_sentence": lambda: Rule("broken_sentence", broken_sentence),
     }
@@ -116,6 +127,8 @@ def build_rules(config: CleanConfig) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def clean_text(raw_text: str, config: CleanConfig = CleanConfig()) -> CleanResult:
-    """Clean one document: the clean text, the edits applied and the flags raised."""
-    return run_rules(raw_text, build_rules(config))
+def clean_text(raw_text: str, config: CleanConfig = CleanConfig(),
+               evidence: BatchEvidence = NO_EVIDENCE) -> CleanResult:
+    """Clean one document: the clean text, the edits applied and the flags raised. ``evidence``
+    is what the document's batch says (``gather(texts)``): recurring lines, names used doubled."""
+    return run_rules(raw_text, build_rules(config, evidence))

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 
 import pyarrow as pa
 
-from schemas.tables import EDITS_V1, FLAGS_V1
+from schemas.tables import EDITS_V2, FLAGS_V1
 from tasks.batch import Batch, rejects_table
-from tasks.clean import CleanConfig, clean_text
+from tasks.clean import CleanConfig, clean_text, gather
 from tasks.ingest import Reject
 
 log = logging.getLogger(__name__)
-
-
-def recurring_lines(texts: list[str], min_docs: int = 3) -> frozenset[str]:
-    """Short stand-alone lines found in several documents of a batch: boilerplate candidates."""
-    counts: Counter[str] = Counter()
-    for text in texts:
-        lines = {ln.strip() for ln in text.split("\n\n") if 0 < len(ln.strip()) <= 120
-                 and "\n" not in ln.strip()}
-        counts.update(lines)
-    return frozenset(line for line, n in counts.items()
-                     if n >= min_docs and len(line.split()) >= 2 and not line.endswith("."))
 
 
 def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str) -> Batch:
@@ -32,11 +20,7 @@ def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str)
     started = time.perf_counter()
     texts = batch.incoming.column("raw_text").to_pylist()
     ids = batch.incoming.column("doc_id").to_pylist()
-    if len(texts) >= 3:
-        repeated = recurring_lines(texts)
-        if repeated:
-            config = CleanConfig(config.rules, config.exceptions, config.glossary,
-                                 tuple(sorted(repeated)))
+    evidence = gather(texts)
     clean, n_edits, n_flags, keep = [], [], [], []
     edits: list[dict] = []
     flags: list[dict] = []
@@ -44,7 +28,7 @@ def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str)
     sources = batch.incoming.column("source").to_pylist()
     for i, (doc_id, text) in enumerate(zip(ids, texts)):
         try:
-            result = clean_text(text, config)
+            result = clean_text(text, config, evidence)
         except Exception as exc:  # a bug on one document must not cost the batch
             log.exception("cleaning failed for %s", sources[i])
             failed.append(Reject(doc_id, sources[i], "processing_error",
@@ -59,7 +43,8 @@ def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str)
             edits.append({"doc_id": doc_id, "edit_index": k, "rule": e.rule,
                           "raw_start": e.raw_start, "raw_end": e.raw_end,
                           "clean_start": e.clean_start, "clean_end": e.clean_end,
-                          "before": e.before, "after": e.after, "run_id": batch.run_id})
+                          "before": e.before, "after": e.after, "run_id": batch.run_id,
+                          "reason": e.reason})
         for k, f in enumerate(result.flags):
             flags.append({"doc_id": doc_id, "flag_index": k, "rule": f.rule,
                           "raw_start": f.raw_start, "raw_end": f.raw_end,
@@ -69,7 +54,7 @@ def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str)
     batch.incoming = (incoming.append_column("clean_text", pa.array(clean, pa.string()))
                       .append_column("n_edits", pa.array(n_edits, pa.int32()))
                       .append_column("n_flags", pa.array(n_flags, pa.int32())))
-    batch.add("edits", pa.Table.from_pylist(edits, schema=EDITS_V1))
+    batch.add("edits", pa.Table.from_pylist(edits, schema=EDITS_V2))
     batch.add("flags", pa.Table.from_pylist(flags, schema=FLAGS_V1))
     if failed:
         batch.add("rejects", rejects_table(failed, batch.run_id, cleaner, model))

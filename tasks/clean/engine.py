@@ -27,6 +27,7 @@ class Edit:
     end: int
     replacement: str
     rule: str
+    reason: str = ""  # the evidence that decided it, for a reviewer
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class AppliedEdit:
     clean_end: int
     before: str
     after: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,7 @@ def _normalise(text: str, edits: list[Edit]) -> list[Edit]:
             continue
         if start < last_end or (start == last_end and out and start == out[-1].start == end):
             continue
-        out.append(Edit(start, end, rep, e.rule))
+        out.append(Edit(start, end, rep, e.rule, e.reason))
         last_end = end
     return out
 
@@ -174,8 +176,10 @@ class _Alignment:
 
     def __init__(self, raw_len: int) -> None:
         self.src = np.arange(raw_len, dtype=np.int64)  # raw index, or -1 if inserted
-        self.ins_rule = np.zeros(raw_len, dtype=np.int16)  # rule id of inserted chars
-        self.del_rule = np.zeros(raw_len, dtype=np.int16)  # rule id that deleted a raw char
+        # ids into ``origins`` (0: none) of the edit that inserted / deleted a character
+        self.ins_rule = np.zeros(raw_len, dtype=np.int32)
+        self.del_rule = np.zeros(raw_len, dtype=np.int32)
+        self.origins: list[tuple[str, str]] = [("", "")]  # (rule, reason)
 
     def raw_span(self, start: int, end: int, raw_len: int) -> tuple[int, int]:
         """Raw span covering current ``[start, end)``."""
@@ -190,10 +194,12 @@ class _Alignment:
             hi = int(src[start + copied[-1]]) + 1
         return lo, max(lo, hi)
 
-    def apply(self, text: str, edits: list[Edit], rule_id: int) -> str:
+    def apply(self, text: str, edits: list[Edit]) -> str:
         txt, src, ins = [], [], []
         pos = 0
         for e in edits:
+            rule_id = len(self.origins)
+            self.origins.append((e.rule, e.reason))
             txt.append(text[pos:e.start])
             src.append(self.src[pos:e.start])
             ins.append(self.ins_rule[pos:e.start])
@@ -201,7 +207,7 @@ class _Alignment:
             self.del_rule[gone[gone >= 0]] = rule_id
             txt.append(e.replacement)
             src.append(np.full(len(e.replacement), -1, dtype=np.int64))
-            ins.append(np.full(len(e.replacement), rule_id, dtype=np.int16))
+            ins.append(np.full(len(e.replacement), rule_id, dtype=np.int32))
             pos = e.end
         txt.append(text[pos:])
         src.append(self.src[pos:])
@@ -210,7 +216,7 @@ class _Alignment:
         self.ins_rule = np.concatenate(ins)
         return "".join(txt)
 
-    def final_edits(self, raw: str, clean: str, rule_names: Sequence[str]) -> list[AppliedEdit]:
+    def final_edits(self, raw: str, clean: str) -> list[AppliedEdit]:
         src = self.src
         n = len(src)
         copied = src >= 0
@@ -227,19 +233,19 @@ class _Alignment:
         for s, e in zip(starts.tolist(), run_end.tolist()):
             r0 = int(src[s])
             if s > prev_c or r0 > prev_r:
-                out.append(self._edit(raw, clean, prev_r, r0, prev_c, s, rule_names))
+                out.append(self._edit(raw, clean, prev_r, r0, prev_c, s))
             prev_c, prev_r = e, int(src[e - 1]) + 1
         if n > prev_c or len(raw) > prev_r:
-            out.append(self._edit(raw, clean, prev_r, len(raw), prev_c, n, rule_names))
+            out.append(self._edit(raw, clean, prev_r, len(raw), prev_c, n))
         return [e for e in out if e.before != e.after]
 
-    def _edit(self, raw: str, clean: str, r0: int, r1: int, c0: int, c1: int,
-              rule_names: Sequence[str]) -> AppliedEdit:
+    def _edit(self, raw: str, clean: str, r0: int, r1: int, c0: int, c1: int) -> AppliedEdit:
         votes = Counter(self.del_rule[r0:r1].tolist()) + Counter(self.ins_rule[c0:c1].tolist())
         votes.pop(0, None)
-        # the rule that changed most characters names the edit; ties go to the later rule
-        rid = max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0] if votes else 1
-        return AppliedEdit(rule_names[rid - 1], r0, r1, c0, c1, raw[r0:r1], clean[c0:c1])
+        # the edit that changed most characters names the rule; ties go to the later edit
+        oid = max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0] if votes else 1
+        rule, reason = self.origins[oid]
+        return AppliedEdit(rule, r0, r1, c0, c1, raw[r0:r1], clean[c0:c1], reason)
 
 
 def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
@@ -247,9 +253,8 @@ def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
     text = raw_text
     alignment: _Alignment | None = None
     raw_flags: dict[tuple[str, int, int], Flag] = {}
-    names = [r.name for r in rules]
     changed: set[str] = set()
-    for rule_id, rule in enumerate(rules, start=1):
+    for rule in rules:
         if rule.only_after and not rule.only_after & changed:
             continue
         for _ in range(rule.passes):
@@ -265,9 +270,9 @@ def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
                 break
             if alignment is None:
                 alignment = _Alignment(len(raw_text))
-            text = alignment.apply(text, edits, rule_id)
+            text = alignment.apply(text, edits)
             changed.add(rule.name)
-    applied = alignment.final_edits(raw_text, text, names) if alignment is not None else []
+    applied = alignment.final_edits(raw_text, text) if alignment is not None else []
     result = CleanResult(raw_text, text, applied)
     if raw_flags:
         offsets = OffsetMap(applied)

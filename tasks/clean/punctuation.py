@@ -8,7 +8,10 @@ from tasks.clean.engine import Edit
 
 # A space before , . ; : ! ? or a closing bracket/quote. Not before an ellipsis ("and ... then"),
 # not where the mark starts a number (" .5"), not at the start of a line.
-_SPACE_BEFORE = re.compile(r"(?<=[^\s])[ ]+(?=(?:[,;:!?)\]}\u201d\u2019]|\.(?!\.|\d)))")
+# Not before an apostrophe that starts a word ("the late ’90s", "rock ’n’ roll"): it is
+# an elision, not a closing quote.
+_SPACE_BEFORE = re.compile(
+    r"(?<=[^\s])[ ]+(?=(?:[,;:!?)\]}\u201d]|\u2019(?![^\W_])|\.(?!\.|\d)))")
 # A space after an opening bracket or curly opening quote: "( The" -> "(The".
 _SPACE_AFTER_OPEN = re.compile(r"(?:(?<=[(\[{])|(?<=[\s(]\u201c)|(?<=^\u201c))[ ]+(?=\S)", re.M)
 # "said.The" / "talks,the": a lower-case word, sentence punctuation, then a word.

@@ -36,7 +36,7 @@ def test_round_trip(name: str, tmp_path) -> None:
     back = pq.read_table(part, schema=schema)
     assert back.schema.equals(schema, check_metadata=True)
     assert back.to_pylist() == rows
-    assert back.schema.metadata[b"schema_version"] == b"1"
+    assert back.schema.metadata[b"schema_version"] in (b"1", b"2")
 
     # readable as a hive-partitioned dataset by pyarrow and by DuckDB
     dataset = ds.dataset(tmp_path / name, format="parquet", partitioning="hive")
@@ -61,3 +61,13 @@ def test_contract_columns_present() -> None:
     for table, columns in contract.items():
         assert set(columns.split()) <= set(TABLES[table].names), table
     assert BATCH_TABLES[-1] == "documents"
+
+
+def test_a_new_version_only_adds_columns() -> None:
+    """v2 of a table keeps every v1 column, with its type, in its place."""
+    from schemas.tables import EDITS_V1, EDITS_V2
+
+    assert EDITS_V2.names[:len(EDITS_V1)] == EDITS_V1.names
+    assert all(EDITS_V2.field(f.name).type == f.type for f in EDITS_V1)
+    assert EDITS_V2.metadata[b"schema_version"] == b"2"
+    assert TABLES["edits"] is EDITS_V2

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from schemas.tables import DOCUMENTS_V1, EDITS_V1
+from schemas.tables import DOCUMENTS_V1, EDITS_V2
 from tasks.batch import Batch, incoming_table
 from tasks.write import (
     READY,
@@ -34,8 +34,8 @@ def _batch(run_id: str = "r1", index: int = 0, n: int = 2) -> Batch:
     batch.tables["documents"] = pa.Table.from_pylist(docs, schema=DOCUMENTS_V1)
     batch.tables["edits"] = pa.Table.from_pylist(
         [{"doc_id": d["doc_id"], "edit_index": 0, "rule": "whitespace", "raw_start": 1,
-          "raw_end": 2, "clean_start": 1, "clean_end": 1, "before": " ", "after": "",
-          "run_id": run_id} for d in docs], schema=EDITS_V1)
+          "raw_end": 2, "clean_start": 1, "clean_end": 1, "before": " ", "after": "", "reason": "",
+          "run_id": run_id} for d in docs], schema=EDITS_V2)
     return batch
 
 

@@ -1,0 +1,113 @@
+"""What a batch of documents says that one document cannot: lines that recur as boilerplate, and
+capitalised doubles that recur as names ("Walla Walla" in several unrelated stories).
+
+Recurrence is evidence only among documents that are otherwise different: copies of one story
+(syndicated, or translated twice) share their datelines, sub-headings and quotes. Documents that
+share a recurring line are grouped into stories by word-shingle containment, and a line counts
+once per story.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+# A recurring line is boilerplate only in this many different stories.
+MIN_STORIES = 3
+# Two documents are copies of one story when this share of the smaller one's word 3-grams is in
+# the other (different stories of one site share their boilerplate, not their sentences).
+SAME_STORY = 0.5
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
+_TERMINAL = re.compile(r"[.!?:;,\u2026\"\u201d\u2019)\u2014\u2013-]\s*$")
+_DATELINE = re.compile(r"^[A-Z][A-Z .'\u2019-]{2,},")  # "OSLO, Norway (Wire) —"
+_CAP_DOUBLE = re.compile(r"(?<![\w'\u2019-])([A-Z][^\W\d_]+)[ \t]+(\1)(?![\w-])")
+
+
+@dataclass(frozen=True)
+class BatchEvidence:
+    """Facts about a batch that the rules read; equal evidence means equal cleaning."""
+
+    recurring_lines: frozenset[str] = frozenset()
+    doubled_names: frozenset[str] = frozenset()  # lower case: "walla"
+
+
+def _candidate_lines(text: str) -> set[str]:
+    """Stand-alone short lines that do not read as prose (no sentence end, not a dateline)."""
+    out = set()
+    for block in text.split("\n\n"):
+        line = block.strip()
+        if not line or "\n" in line or len(line) > 120:
+            continue
+        n_words = len(line.split())
+        if n_words < 4 or n_words > 14 or _TERMINAL.search(line) or _DATELINE.match(line):
+            continue
+        out.add(line)
+    return out
+
+
+def _shingles(text: str) -> set[int]:
+    words = [w.lower() for w in _WORD.findall(text)]
+    return {hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2)}
+
+
+def _stories(members: Sequence[int], texts: Sequence[str], line: str,
+             shingles: dict[int, set[int]]) -> int:
+    """How many different stories the documents ``members`` (which share ``line``) belong to."""
+    for i in members:
+        if i not in shingles:
+            shingles[i] = _shingles(texts[i].replace(line, " "))
+    parent = {i: i for i in members}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a_pos, a in enumerate(members):
+        for b in members[a_pos + 1:]:
+            sa, sb = shingles[a], shingles[b]
+            small = min(len(sa), len(sb))
+            if small and len(sa & sb) >= SAME_STORY * small:
+                parent[root(a)] = root(b)
+    return len({root(i) for i in members})
+
+
+def recurring_lines(texts: Sequence[str], min_stories: int = MIN_STORIES) -> frozenset[str]:
+    """Short stand-alone lines found in at least ``min_stories`` different stories of a batch."""
+    where: dict[str, list[int]] = defaultdict(list)
+    for i, text in enumerate(texts):
+        for line in _candidate_lines(text):
+            where[line].append(i)
+    shingles: dict[int, set[int]] = {}
+    return frozenset(
+        line for line, members in where.items()
+        if len(members) >= min_stories and _stories(members, texts, line, shingles) >= min_stories
+    )
+
+
+def doubled_names(texts: Sequence[str]) -> frozenset[str]:
+    """Capitalised doubles ("Walla Walla") found in two or more documents, in more documents
+    than the single form is found in: the batch uses them as names."""
+    doubled: Counter[str] = Counter()
+    for text in texts:
+        doubled.update({m.group(1).lower() for m in _CAP_DOUBLE.finditer(text)})
+    names = set()
+    for word, n in doubled.items():
+        if n < 2:
+            continue
+        single = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.I)
+        pair = re.compile(rf"(?<![\w-]){re.escape(word)}[ \t]+{re.escape(word)}(?![\w-])", re.I)
+        n_single = sum(1 for t in texts if single.search(pair.sub(" ", t)))
+        if n > n_single:
+            names.add(word)
+    return frozenset(names)
+
+
+def gather(texts: Sequence[str]) -> BatchEvidence:
+    """The evidence of a batch, computed once before its documents are cleaned."""
+    if len(texts) < 2:
+        return BatchEvidence()
+    return BatchEvidence(recurring_lines(texts), doubled_names(texts))
