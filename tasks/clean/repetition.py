@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
-from itertools import compress, count
+from itertools import compress, count, repeat
 from operator import eq
 
 from tasks.clean.engine import Edit, Flag
@@ -27,21 +27,47 @@ _OBJECT_THEN_POSSESSIVE = frozenset({"her", "you"})  # "lent her her car", "told
 GRAMMATICAL_DOUBLES = _BE | _MODALS | _PARTICLES | _OBJECT_THEN_POSSESSIVE | {"had", "that", "do"}
 # A free relative ends in a verb that the main verb follows: "what it is is", "whatever is
 # understood is understood", "what will be will be".
-_FREE_RELATIVE = frozenset("what whatever who whoever whom where wherever how why all".split())
+_FREE_RELATIVE = frozenset("what whatever whoever whichever wherever whenever".split())
+# A clause opened by one of these can be the subject of the verb that follows it: "Who he is is a
+# mystery", "Where the money is is anyone's guess".
+_SUBJECT_CLAUSE = _FREE_RELATIVE | frozenset("who where how why when all".split())
+# Phrases that close a free relative begin with a verb: "what will be will be".
+_VERBAL = _BE | _MODALS | frozenset({"do", "has", "have", "had"})
 # A capitalised double with no evidence in the document or batch is repaired when the word is
 # this common in English (wordfreq's Zipf scale: 4 is once per 10^5 words): "Community
 # Community", "Olympic Olympic". Rarer words may be names ("Xi Xi", "Cao Cao"): flagged.
 COMMON_WORD_ZIPF = 4.2
 
 
+_INTERJECTION = "[interjection]"
+
+
+@cache
+def _reduplications() -> tuple[str, ...]:
+    text = resources.files("tasks.clean").joinpath("reduplications.txt").read_text("utf-8")
+    return tuple(" ".join(line.split("#", 1)[0].lower().split()) for line in text.splitlines()
+                 if line.split("#", 1)[0].strip())
+
+
 @cache
 def default_exceptions() -> frozenset[str]:
     """Reduplicated names and words kept as they are ("Bora Bora"), from the shipped list."""
-    text = resources.files("tasks.clean").joinpath("reduplications.txt").read_text("utf-8")
-    return frozenset(
-        line.split("#", 1)[0].strip().lower() for line in text.splitlines()
-        if line.split("#", 1)[0].strip()
-    )
+    return frozenset(e for e in _reduplications() if not e.endswith(_INTERJECTION))
+
+
+@cache
+def interjections() -> frozenset[str]:
+    """Doubles kept only where the tagger reads them as an interjection ("Well well, ...")."""
+    return frozenset(e.removesuffix(_INTERJECTION).strip() for e in _reduplications()
+                     if e.endswith(_INTERJECTION))
+
+
+@cache
+def phrasal_verbs() -> frozenset[str]:
+    """"sign in", "carry on": verb (lemma) and particle, from the shipped list."""
+    text = resources.files("tasks.clean").joinpath("phrasal_verbs.txt").read_text("utf-8")
+    return frozenset(" ".join(line.split()) for line in text.splitlines()
+                     if line.strip() and not line.startswith("#"))
 
 
 @cache
@@ -81,7 +107,56 @@ def _doubles(text: str, repeated: set[str]) -> list[re.Match[str]]:
     return out
 
 
+_WHITESPACE = re.compile(r"[ \t]+")
 _SENTENCE_BREAK = re.compile(r"[.!?][\u201d\u2019\"')\]]*\s+|\n")
+
+
+def _run_after(text: str, m: re.Match[str]) -> int:
+    """End of the run of copies of the word that the double ``m`` starts ("till till till")."""
+    if m.group(4):
+        return m.end()
+    after = re.match(rf"(?:[ \t]+{re.escape(m.group(1))}(?![\w'\u2019-]))*", text[m.end():], re.I)
+    return m.end() + (after.end() if after else 0)
+
+
+# a double that touches a hyphenated compound: "the state state-owned company", "anti-personnel
+# personnel mines" (no English word is written both ways side by side)
+_INTO_COMPOUND = re.compile(r"(?<![\w'\u2019-])([^\W\d_]+)[ \t]+(\1)-[^\W_]", re.I)
+_OUT_OF_COMPOUND = re.compile(r"[^\W_]-([^\W\d_]+)[ \t]+(\1)(?![\w'\u2019-])", re.I)
+
+
+_PUNCT_EDGES = "\"'()[]{}.,;:!?\u201c\u201d\u2018\u2019"
+
+
+def _hyphen_windows(text: str) -> list[tuple[int, int]]:
+    """Spans (a hyphenated token and its neighbours) where a part of the token repeats a part
+    or a neighbour: the only places the backtracking hyphen patterns can match."""
+    low = text.lower()
+    windows: list[tuple[int, int]] = []
+    n = len(text)
+    p = low.find("-")
+    while p >= 0:
+        s = max(low.rfind(" ", 0, p), low.rfind("\n", 0, p)) + 1
+        e = min((x for x in (low.find(" ", p), low.find("\n", p)) if x >= 0), default=n)
+        parts = [x.strip(_PUNCT_EDGES) for x in low[s:e].split("-")]
+        ps = max(low.rfind(" ", 0, max(s - 1, 0)), low.rfind("\n", 0, max(s - 1, 0))) + 1
+        ne = min((x for x in (low.find(" ", e + 1), low.find("\n", e + 1)) if x >= 0), default=n)
+        prev = low[ps:s].strip().strip(_PUNCT_EDGES) if s > 0 else ""
+        nxt = low[e:ne].strip().strip(_PUNCT_EDGES)
+        if (any(a and a == b for a, b in zip(parts, parts[1:])) or (parts[0] and parts[0] == prev)
+                or (parts[-1] and parts[-1] == nxt)):
+            windows.append((ps, ne))
+        p = low.find("-", e)
+    return windows
+
+
+def _matches(pattern: re.Pattern[str], text: str,
+             windows: list[tuple[int, int]]) -> list[re.Match[str]]:
+    found: dict[int, re.Match[str]] = {}
+    for lo, hi in windows:
+        for m in pattern.finditer(text, lo, hi):
+            found.setdefault(m.start(), m)
+    return [found[k] for k in sorted(found)]
 
 
 def _sentence_around(text: str, start: int, end: int, reach: int = 300) -> tuple[int, int]:
@@ -101,33 +176,109 @@ class _Context:
     before: Token | None
     word: Token | None
     after: Token | None
-    words_before: tuple[str, ...]  # lower case, nearest last, within the clause
+    after_content: Token | None = None  # the next word that is not an adverb or "not"
 
 
 def _context(text: str, m: re.Match[str]) -> _Context:
     s, e = _sentence_around(text, m.start(), m.end())
+    # The model's embedding sees four tokens either side of a word, so a few words either side
+    # give the words next to the double the tags the whole sentence would; the tagger's cost is
+    # per token (about 0.1 ms here), so the window is kept that small.
+    before = _WORDS_BEFORE.search(text, s, m.start())
+    after = _WORDS_AFTER.match(text, m.end(), e)
+    s = before.start() if before else s
+    e = after.end() if after else e
     undone = text[s:m.end(1)] + text[m.end(3):e]
     tokens = tag(undone)
     i = token_at(tokens, m.start(1) - s)
     if i is None:
-        return _Context(None, None, None, ())
-    clause: list[str] = []
-    for t in reversed(tokens[:i]):
-        if t.pos == "PUNCT":
-            break
-        clause.append(t.text.lower())
+        return _Context(None, None, None)
+    after_content = next((t for t in tokens[i + 1:] if t.pos not in ("ADV", "PART")), None)
     return _Context(tokens[i - 1] if i else None, tokens[i],
-                    tokens[i + 1] if i + 1 < len(tokens) else None, tuple(reversed(clause)))
+                    tokens[i + 1] if i + 1 < len(tokens) else None, after_content)
 
 
-def _free_relative(ctx: _Context) -> str | None:
-    hit = [w for w in ctx.words_before[-6:] if w in _FREE_RELATIVE]
+_WORDS_BEFORE = re.compile(r"(?:\S+\s+){1,6}$")
+_WORDS_AFTER = re.compile(r"(?:\s+\S+){1,6}")
+_CLAUSE_BEFORE = re.compile(r"[^,;:.!?()\n\u201c\u201d\"]{0,60}$")
+
+
+def _free_relative_before(text: str, start: int) -> bool:
+    """A free-relative word ("whoever", "what") among the few words before, in the same clause."""
+    m = _CLAUSE_BEFORE.search(text, max(0, start - 60), start)
+    words = m.group().lower().split()[-4:] if m else []
+    return any(w in _FREE_RELATIVE for w in words)
+
+
+def _subject_clause(text: str, start: int) -> str | None:
+    """The word that opens a clause the double may close ("Who he is is"), if one does."""
+    m = _CLAUSE_BEFORE.search(text, max(0, start - 60), start)
+    hit = [w for w in (m.group().lower().split()[-6:] if m else []) if w in _SUBJECT_CLAUSE]
     return hit[-1] if hit else None
 
 
-def grammar_decision(low: str, ctx: _Context) -> tuple[bool, str]:
-    """(keep, why) for a double of a word that can be doubled in correct English."""
-    nxt, prev, word = ctx.after, ctx.before, ctx.word
+def grammar_decision(low: str, text: str, m: re.Match[str]) -> tuple[bool, str]:
+    """(keep, why) for a double of a word that can be doubled in correct English. Only the
+    decisions that need tags run the tagger."""
+    relative = _subject_clause(text, m.start())
+    if relative and (low in _BE or low in _MODALS or low == "do"):
+        return True, f"'{low} {low}' closes a clause opened by {relative!r} ('what it is is')"
+    if low in _BE or (low in _MODALS and low != "can"):
+        return False, f"'{low} {low}' with no clause that would close here: a doubled verb"
+    if low == "had" and _word_after(text, m.end()) in _NOUN_PHRASE_STARTS:
+        return True, (f"'had had' before {_word_after(text, m.end())!r}: the past perfect of "
+                      f"'have' ('had had enough', 'had had to')")
+    if low in _PARTICLES:
+        prev = _word_before(text, m.start())
+        if not _maybe_phrasal(prev, low) and prev not in _PARTICLES:
+            return False, f"'{low} {low}' after {prev!r}: a doubled preposition"
+    return _tagged_decision(low, _context(text, m))
+
+
+_WORD_BEFORE = re.compile(r"([^\W\d_]+)['\u2019]?\s*$")
+
+
+_WORD_AFTER = re.compile(r"\s*[\u201c\"]?([^\W_]+)")
+# words that start a noun phrase (or "to"): "had had" before them is the past perfect of "have"
+_NOUN_PHRASE_STARTS = frozenset(
+    "a an the no some any enough to many much several his her their its our my your this that "
+    "these those one two three four five six seven eight nine ten more less little few".split())
+
+
+def _word_after(text: str, end: int) -> str:
+    m = _WORD_AFTER.match(text, end)
+    return m.group(1).lower() if m else ""
+
+
+def _word_before(text: str, start: int) -> str:
+    m = _WORD_BEFORE.search(text, max(0, start - 40), start)
+    return m.group(1).lower() if m else ""
+
+
+_IRREGULAR = {"went": "go", "gone": "go", "came": "come", "gave": "give", "given": "give",
+              "broke": "break", "broken": "break", "grew": "grow", "grown": "grow", "ran": "run",
+              "stood": "stand", "held": "hold", "kept": "keep", "caught": "catch", "took": "take",
+              "taken": "take", "fought": "fight", "got": "get", "sent": "send", "sold": "sell",
+              "found": "find", "brought": "bring", "slept": "sleep", "sank": "sink",
+              "sunk": "sink", "dug": "dig", "threw": "throw", "thrown": "throw", "shut": "shut",
+              "fell": "fall", "fallen": "fall", "let": "let", "put": "put", "set": "set",
+              "cut": "cut", "hit": "hit", "paid": "pay", "laid": "lay", "stuck": "stick"}
+
+
+def _maybe_phrasal(word: str, particle: str) -> bool:
+    """Could ``word`` be a form of a verb that takes ``particle`` ("signed" + "in")? A cheap
+    superset of what the tagger and lemmatizer decide, so most doubles need no tagger."""
+    verbs = {p.split()[0] for p in phrasal_verbs() if p.endswith(f" {particle}")}
+    stems = {word, _IRREGULAR.get(word, word)}
+    for suffix in ("s", "es", "ed", "d", "ing"):
+        if word.endswith(suffix):
+            stem = word[:-len(suffix)]
+            stems |= {stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else stem}
+    return bool(stems & verbs)
+
+
+def _tagged_decision(low: str, ctx: _Context) -> tuple[bool, str]:
+    nxt, prev, word = ctx.after_content or ctx.after, ctx.before, ctx.word
     nxt_desc = f"{nxt.text!r} ({nxt.tag})" if nxt else "the end of the sentence"
     prev_desc = f"{prev.text!r} ({prev.tag})" if prev else "the start of the sentence"
     if low == "had":
@@ -135,21 +286,27 @@ def grammar_decision(low: str, ctx: _Context) -> tuple[bool, str]:
             return False, f"'had had' before the participle {nxt_desc}: one 'had' too many"
         return True, f"'had had' before {nxt_desc}: the past perfect of 'have'"
     if low == "that":
-        if nxt and (nxt.pos in ("NOUN", "PROPN", "ADJ", "NUM", "VERB", "AUX")
-                    or nxt.tag in ("PRP$",) or nxt.text.lower() in ("one", "ones")):
-            return True, f"'that that' before {nxt_desc}: a conjunction, then a determiner"
-        return False, f"'that that' before {nxt_desc}: a doubled conjunction"
+        nxt = ctx.after
+        nxt_desc = f"{nxt.text!r} ({nxt.tag})" if nxt else "the end of the sentence"
+        if nxt and (nxt.pos in ("NOUN", "PROPN", "ADJ", "NUM") or nxt.tag == "PRP$"
+                    or nxt.text.lower() in ("one", "ones")):
+            return True, f"'that that' before {nxt_desc}: 'that', then the determiner 'that'"
+        if nxt and nxt.pos in ("VERB", "AUX") and prev and prev.pos in ("VERB", "AUX"):
+            return True, (f"'that that' after the verb {prev_desc}, before {nxt_desc}: the "
+                          f"conjunction, then the pronoun ('said that that was')")
+        return False, f"'that that' after {prev_desc}, before {nxt_desc}: a doubled 'that'"
     if low in _OBJECT_THEN_POSSESSIVE:
         if prev and prev.pos == "VERB":
             return True, f"'{low} {low}' after the verb {prev_desc}: an object, then a possessive"
         return False, f"'{low} {low}' after {prev_desc}: no verb takes two objects here"
     if low in _PARTICLES:
-        if prev and prev.pos == "VERB" and prev.tag.startswith("VB"):
-            return True, f"'{low} {low}' after the verb {prev_desc}: a particle, then a preposition"
+        if prev and prev.pos == "VERB" and f"{prev.lemma} {low}" in phrasal_verbs():
+            return True, (f"'{low} {low}' after {prev_desc}: the phrasal verb "
+                          f"'{prev.lemma} {low}', then a preposition")
+        if prev and prev.tag == "RP":
+            return True, (f"'{low} {low}' after the particle {prev_desc}: a stranded "
+                          f"preposition, then another ('the town they grew up in in 1970')")
         return False, f"'{low} {low}' after {prev_desc}: a doubled preposition"
-    relative = _free_relative(ctx)
-    if relative and (low in _BE or low in _MODALS or low == "do"):
-        return True, f"'{low} {low}' closes a clause opened by {relative!r} ('what it is is')"
     if low == "can" and word and word.pos == "NOUN":
         return True, f"'can can' read as the noun 'can' after {prev_desc}"
     if low == "do" and nxt and nxt.pos in ("DET", "PRON", "NOUN", "PROPN", "NUM", "ADJ"):
@@ -168,8 +325,10 @@ class DuplicateWord:
 
     def __call__(self, text: str) -> list[Edit | Flag]:
         out: list[Edit | Flag] = []
-        if "-" in text:
-            out.extend(self._hyphen_chains(text))
+        windows = _hyphen_windows(text) if "-" in text else []
+        if windows:
+            out.extend(self._hyphen_chains(text, windows))
+            out.extend(self._compound_doubles(text, windows))
         repeated = _repeated_words(text)
         if not repeated:
             return out
@@ -180,6 +339,16 @@ class DuplicateWord:
             if first.isdigit():
                 continue  # "10 10": a score, a list of numbers
             if f"{low} {low}" in self.exceptions or low in self.exceptions:
+                continue
+            if f"{low} {low}" in interjections():
+                ctx = _context(text, m)
+                if ctx.word and ctx.word.pos == "INTJ":
+                    continue
+            end = _run_after(text, m)
+            if end > m.end():  # three or more copies: a decoding loop whatever the word
+                copies = 1 + len(_WHITESPACE.findall(text, m.end(1), end))
+                out.append(Edit(m.end(1), end, "", "duplicate_word",
+                                f"{first!r} {copies} times in a row: a decoding loop"))
                 continue
             decision = self._decide(text, m, matches)
             if decision is None:
@@ -198,8 +367,12 @@ class DuplicateWord:
         first, second = m.group(1), m.group(3)
         low = first.lower()
         if low in GRAMMATICAL_DOUBLES and not first[0].isupper():
-            keep, why = grammar_decision(low, _context(text, m))
+            keep, why = grammar_decision(low, text, m)
             return None if keep else ("edit", why)
+        if _free_relative_before(text, m.start()):
+            ctx = _context(text, m)
+            if ctx.word and ctx.word.pos in ("VERB", "AUX"):
+                return None  # "whoever wins wins": the free relative's verb, then the main verb
         if not (first[0].isupper() and second[0].isupper()):
             if first[0].isupper() and _zipf(low) < 2.5:
                 # "Rupicapra rupicapra": a genus and its species, or a doubled rare name
@@ -215,25 +388,36 @@ class DuplicateWord:
         total = len(re.findall(rf"(?<![\w'\u2019-]){re.escape(low)}(?![^\W_])", _lower(text)))
         single = total - 2 * doubled
         pair = f"{first} {first}"
-        if doubled >= 2 and doubled > single:
+        if first.isupper() and len(first) >= 2:
+            return ("edit", f"the acronym {first!r} doubled (an acronym is not reduplicated)")
+        zipf = _zipf(low)
+        common = zipf >= COMMON_WORD_ZIPF
+        if doubled >= 2 and doubled > single and not common:
             return None  # kept: the document uses the double as a name
         if single >= 1:
             return ("edit", f"{first!r} occurs {single} time{'s' * (single > 1)} single and "
                             f"{doubled} time{'s' * (doubled > 1)} doubled in this document")
-        if low in self.evidence.doubled_names:
+        if low in self.evidence.doubled_names and not common:
             return None  # kept: the batch uses the double as a name in other documents
-        if first.isupper() and len(first) >= 2 and not first.isdigit():
-            return ("edit", f"the acronym {first!r} doubled")
-        zipf = _zipf(low)
-        if zipf >= COMMON_WORD_ZIPF:
+        if common:
             return ("edit", f"{first!r} is a common English word (Zipf {zipf:.1f}) and "
                             f"{pair!r} is not a known name")
         return ("flag", f"repeated capitalised word {first!r}, with no other use of it in the "
                         f"document: a name, or a doubling?")
 
-    def _hyphen_chains(self, text: str) -> list[Edit]:
+    def _compound_doubles(self, text: str, windows: list[tuple[int, int]]) -> list[Edit]:
         out = []
-        for m in _HYPHEN_CHAIN.finditer(text):
+        for m in _matches(_INTO_COMPOUND, text, windows):
+            out.append(Edit(m.start(1), m.start(2), "", "duplicate_word",
+                            f"{m.group(1)!r} doubled into the compound that follows"))
+        for m in _matches(_OUT_OF_COMPOUND, text, windows):
+            out.append(Edit(m.end(1), m.end(2), "", "duplicate_word",
+                            f"{m.group(2)!r} repeated after the compound that ends with it"))
+        return out
+
+    def _hyphen_chains(self, text: str, windows: list[tuple[int, int]]) -> list[Edit]:
+        out = []
+        for m in _matches(_HYPHEN_CHAIN, text, windows):
             copies = 1 + m.group(2).count("-")
             word = m.group(1).lower()
             if copies == 2 and not m.group(3):
@@ -257,6 +441,7 @@ def _lower(text: str) -> str:
     return low.replace("\u2019", "'") if "\u2019" in low else low
 
 
+@lru_cache(maxsize=8)  # three rules check the same text in a row
 def _words_for_checks(text: str) -> list[bytes]:
     low = _lower(text)
     for q in _QUOTES:
@@ -268,7 +453,7 @@ def _words_for_checks(text: str) -> list[bytes]:
 def _repeated_words(text: str) -> set[str]:
     """Words (lower case) that the check tokens show back to back (a possessive aside)."""
     words = _words_for_checks(text)
-    if b"'s" in text.encode("utf-8", "surrogatepass").lower() or "\u2019s" in text:
+    if "'s" in text or "\u2019s" in text or "'S" in text or "\u2019S" in text:
         words = [w[:-2] if w.endswith(b"'s") else w for w in words]
     return {words[i].decode("utf-8", "surrogatepass")
             for i in compress(count(), map(eq, words, words[1:]))}
@@ -292,13 +477,18 @@ _TRAILING = re.compile(r"[,;:.!?)\]\u201d\u2019\"']+$")
 # "the old town, the old town, the old town", "quiet and quiet": deletion cannot say which
 # words were meant; flagged for a person.
 _LIST_LOOP = re.compile(r"(?<![\w'\u2019-])([^\W\d_]+(?: [^\W\d_]+){1,5})(?:, \1){2,}(?![\w-])", re.I)
-_AND_LOOP = re.compile(r"(?<![\w'\u2019-])([^\W\d_]{3,}) and \1(?![\w'\u2019-])", re.I)
+_AND_LOOP = re.compile(
+    r"(?<![\w'\u2019-])([^\W\d_]{3,}|(?:the|a|an|this|that|his|her|its|their) [^\W\d_]+)"
+    r"(?:, \1,?)* and \1(?![\w'\u2019-])", re.I)
 
 
 def _and_loop_is_english(word: str, exceptions: frozenset[str]) -> bool:
     """"more and more", "again and again", "faster and faster", "miles and miles"."""
     w = word.lower()
-    return (f"{w} and {w}" in exceptions or w.endswith(("er", "s")) or w in exceptions)
+    if " " in w:
+        return False  # "the union and the union": one of two names was lost
+    return f"{w} and {w}" in exceptions or w.endswith("er") or (
+        w.endswith("s") and "," not in word)
 
 
 def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
@@ -335,10 +525,15 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
             if all(not any(c.isalpha() for c in x) for x in first):
                 continue  # numbers and symbols ("1 2 1 2")
             before = words[i - 1] if i else ""
-            if before in _FREE_RELATIVE and k <= 3:
+            if before in _FREE_RELATIVE and k <= 3 and first[0] in _VERBAL:
                 continue  # "what will be will be", "whatever is understood is understood"
-            if k == 2 and first[0] == "as":
+            if k == 2 and first[0] == "as" and _TRAILING.sub("", words[i + 4] if i + 4 < n else "") in (
+                    "can", "could", "gets", "get", "be", "may", "might"):
                 continue  # "as cold as cold can be"
+            after = words[i + 2 * k] if i + 2 * k < n else ""
+            if k == 2 and ((first[0] in ("and", "or") and before == first[1])
+                           or (first[1] in ("and", "or") and _TRAILING.sub("", after) == first[0])):
+                continue  # "long and long and long": a loop deletion cannot repair (flagged)
             end = copy[2 * k - 1][1] - (len(tail.group()) if tail else 0)
             out.append(Edit(copy[k - 1][1], end, "", "duplicate_phrase",
                             f"{' '.join(first)!r} ({k} words) repeated back to back"))
@@ -350,18 +545,36 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
     return out
 
 
+def _loop_suspects(text: str) -> tuple[bool, bool]:
+    """(a phrase three times in a row, a word or two joined to itself by "and"), looked for in
+    the cheap check tokens: the loop patterns backtrack, so they run only when these say so."""
+    words = _words_for_checks(text)
+    n = len(words)
+    listed = any(words[i:i + k] == words[i + k:i + 2 * k] == words[i + 2 * k:i + 3 * k]
+                 for k in range(2, 7) for i in compress(count(), map(eq, words, words[k:]))
+                 if i + 3 * k <= n)
+    joined = any(0 < i < n - 1 and (words[i - 1] == words[i + 1]
+                                    or words[i - 2:i] == words[i + 1:i + 3])
+                 for i in compress(count(), map(eq, words, repeat(b"and"))))
+    return listed, joined
+
+
 def _loops(text: str, exceptions: frozenset[str]) -> list[Flag]:
     out: list[Flag] = []
-    for m in _LIST_LOOP.finditer(text):
+    listed, joined = _loop_suspects(text)
+    if not (listed or joined):
+        return out
+    for m in _LIST_LOOP.finditer(text) if listed else ():
         copies = m.group().count(", ") + 1
         out.append(Flag(m.start(), m.end(), "duplicate_phrase",
                         f"{m.group(1)!r} repeated {copies} times with commas between: a decoding "
                         f"loop or a chant? Deletion cannot tell which words were meant"))
-    for m in _AND_LOOP.finditer(text):
-        if not _and_loop_is_english(m.group(1), exceptions):
+    for m in _AND_LOOP.finditer(text) if joined else ():
+        listed = ", " in m.group()  # "paintings, paintings and paintings"
+        if listed or not _and_loop_is_english(m.group(1), exceptions):
             out.append(Flag(m.start(), m.end(), "duplicate_phrase",
-                            f"'{m.group(1)} and {m.group(1)}': a word joined to itself, not an "
-                            f"English idiom ('more and more'); the second word was lost"))
+                            f"{m.group()!r}: words joined to themselves, not an English idiom "
+                            f"('more and more'); what was meant is lost"))
     return out
 
 
