@@ -107,7 +107,7 @@ def build_rules(config: CleanConfig, evidence: BatchEvidence = NO_EVIDENCE) -> t
     makers = {
         "encoding": lambda: Rule("encoding", encoding, passes=4),
         "whitespace": lambda: Rule("whitespace", whitespace, passes=3),
-        "hyphenation": lambda: Rule("hyphenation", hyphenation),
+        "hyphenation": lambda: Rule("hyphenation", hyphenation, passes=2),
         "boilerplate_line": lambda: Rule(
             "boilerplate_line", BoilerplateLine(evidence.recurring_lines), passes=2),
         "punctuation_spacing": lambda: Rule("punctuation_spacing", punctuation_spacing, passes=2),

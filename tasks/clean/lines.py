@@ -62,8 +62,15 @@ class BoilerplateLine:
         body_words: set[str] | None = None
         for index, (s, e) in enumerate(paragraphs):
             line = text[s:e].strip()
-            if _MARKERS.match(line) or line in self.recurring:
-                out.append(Edit(*_removal(text, s, e), "", "boilerplate_line"))
+            if _MARKERS.match(line):
+                out.append(Edit(*_removal(text, s, e), "", "boilerplate_line",
+                                "a stand-alone line that starts like a site's marker ('Read more', "
+                                "'Advertisement', 'Share this')"))
+                continue
+            if line in self.recurring:
+                out.append(Edit(*_removal(text, s, e), "", "boilerplate_line",
+                                "this short line stands alone in three or more different stories "
+                                "of the batch (copies of one story counted once)"))
                 continue
             if index == 0 or index == len(paragraphs) - 1 or _TERMINAL.search(line):
                 continue  # a title/dateline or the last line; or a line ending like a sentence
@@ -86,7 +93,10 @@ class BoilerplateLine:
             shared = common / len(content)
             # one word in common with six or more is chance ("month", "across"), not a topic
             if (common == 0 and len(content) >= 3) or (common == 1 and len(content) >= 6):
-                out.append(Edit(*_removal(text, s, e), "", "boilerplate_line"))
+                out.append(Edit(*_removal(text, s, e), "", "boilerplate_line",
+                                f"a title-like line between paragraphs; {common} of its "
+                                f"{len(content)} content words occur elsewhere in the article: "
+                                f"the headline of another story"))
             elif shared < 0.34:
                 out.append(Flag(s, e, "boilerplate_line",
                                 "short title-like line with little in common with the article: "
@@ -116,5 +126,7 @@ def hyphenation(text: str) -> list[Edit]:
         joined, hyphenated = f"{head}{tail}".lower(), f"{head}-{tail}".lower()
         keep_hyphen = (head.lower() in _COMPOUND_HEADS or hyphenated in lowered) and (
             joined not in lowered)
-        edits.append(Edit(m.end(1), m.start(2), "-" if keep_hyphen else "", "hyphenation"))
+        why = (f"'{head}-' + '{tail}' at a line break: the compound keeps its hyphen"
+               if keep_hyphen else f"'{head}-' + '{tail}': a word broken at a line end")
+        edits.append(Edit(m.end(1), m.start(2), "-" if keep_hyphen else "", "hyphenation", why))
     return edits

@@ -522,6 +522,8 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
             gap = text[copy[k - 1][1]:copy[k][0]]
             if gap != " " * len(gap) or any(_CLOSING.search(x) for x in first):
                 continue  # across a line, or with punctuation inside: a list or emphasis
+            if len(set(first)) == 1:
+                continue  # one word over and over: duplicate_word removes the whole run
             if all(not any(c.isalpha() for c in x) for x in first):
                 continue  # numbers and symbols ("1 2 1 2")
             before = words[i - 1] if i else ""

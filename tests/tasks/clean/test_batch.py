@@ -1,0 +1,29 @@
+"""The cleaner over a batch: each batch is cleaned with its own evidence."""
+
+from __future__ import annotations
+
+from tasks.batch import Batch, incoming_table
+from tasks.clean import CleanConfig
+from tasks.clean.batch import clean_documents
+from tasks.ingest import Document
+from tests.tasks.clean.test_evidence import STORIES, _article
+
+
+def _batch(index: int, texts: list[str]) -> Batch:
+    docs = [Document(f"{index}-{i}", f"s{index}-{i}.txt", t, "utf-8", False)
+            for i, t in enumerate(texts)]
+    return Batch("run", index, incoming_table(docs))
+
+
+def test_each_batch_is_cleaned_with_its_own_recurring_lines() -> None:
+    """Issue 10, finding 8: the rules were cached with the first batch's recurring lines, so a
+    worker's later batches removed the first batch's lines and kept their own."""
+    first = "Stories you may have missed this week"
+    second = "Our readers also enjoyed these articles"
+    config = CleanConfig()
+    one = clean_documents(_batch(0, [_article(b, first) for b in STORIES[:3]]), config, "c", "m")
+    two = clean_documents(_batch(1, [_article(b, second) for b in STORIES[1:4]]), config, "c", "m")
+    assert not any(first in t for t in one.incoming.column("clean_text").to_pylist())
+    assert not any(second in t for t in two.incoming.column("clean_text").to_pylist())
+    assert set(two.tables["edits"].column("rule").to_pylist()) == {"boilerplate_line"}
+    assert all(two.tables["edits"].column("reason").to_pylist())
