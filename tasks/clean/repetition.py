@@ -9,11 +9,12 @@ that can be correct English (``tasks.clean.grammar``), the rest of the document 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from itertools import compress, count, repeat
-from operator import eq
+from operator import add, contains, eq
 
 from tasks.clean.engine import Edit, Flag
 from tasks.clean.evidence import BatchEvidence
@@ -111,12 +112,26 @@ _WHITESPACE = re.compile(r"[ \t]+")
 _SENTENCE_BREAK = re.compile(r"[.!?][\u201d\u2019\"')\]]*\s+|\n")
 
 
+_NEXT_WORD = re.compile(rf"[ \t]+({_WORD})(?![\w'\u2019-])")
+
+
 def _run_after(text: str, m: re.Match[str]) -> int:
     """End of the run of copies of the word that the double ``m`` starts ("till till till")."""
     if m.group(4):
         return m.end()
-    after = re.match(rf"(?:[ \t]+{re.escape(m.group(1))}(?![\w'\u2019-]))*", text[m.end():], re.I)
-    return m.end() + (after.end() if after else 0)
+    word, end = m.group(1).lower(), m.end()
+    while (nxt := _NEXT_WORD.match(text, end)) is not None and nxt.group(1).lower() == word:
+        end = nxt.end()
+    return end
+
+
+_ANY_WORD = re.compile(rf"(?<![\w'-])({_WORD})(?![^\W_])")
+
+
+@lru_cache(maxsize=4)
+def _word_counts(text: str) -> Counter[str]:
+    """How often each word (lower case) stands alone in the text."""
+    return Counter(_ANY_WORD.findall(_lower(text)))
 
 
 # a double that touches a hyphenated compound: "the state state-owned company", "anti-personnel
@@ -131,6 +146,17 @@ _PUNCT_EDGES = "\"'()[]{}.,;:!?\u201c\u201d\u2018\u2019"
 def _hyphen_windows(text: str) -> list[tuple[int, int]]:
     """Spans (a hyphenated token and its neighbours) where a part of the token repeats a part
     or a neighbour: the only places the backtracking hyphen patterns can match."""
+    words = _words_for_checks(text)
+    suspect = False
+    for i in compress(count(), map(contains, words, repeat(b"-"))):
+        parts = [p for p in words[i].split(b"-")]
+        if (any(a and a == b for a, b in zip(parts, parts[1:]))
+                or (i and parts[0] and parts[0] == words[i - 1])
+                or (i + 1 < len(words) and parts[-1] and parts[-1] == words[i + 1])):
+            suspect = True
+            break
+    if not suspect:
+        return []
     low = text.lower()
     windows: list[tuple[int, int]] = []
     n = len(text)
@@ -385,7 +411,7 @@ class DuplicateWord:
         first = m.group(1)
         low = first.lower()
         doubled = sum(1 for x in matches if x.group(1).lower() == low)
-        total = len(re.findall(rf"(?<![\w'\u2019-]){re.escape(low)}(?![^\W_])", _lower(text)))
+        total = _word_counts(text)[low]
         single = total - 2 * doubled
         pair = f"{first} {first}"
         if first.isupper() and len(first) >= 2:
@@ -453,12 +479,14 @@ def _words_for_checks(text: str) -> list[bytes]:
 def _repeated_words(text: str) -> set[str]:
     """Words (lower case) that the check tokens show back to back (a possessive aside)."""
     words = _words_for_checks(text)
+    found = {words[i] for i in compress(count(), map(eq, words, words[1:]))}
     if "'s" in text or "\u2019s" in text or "'S" in text or "\u2019S" in text:
-        words = [w[:-2] if w.endswith(b"'s") else w for w in words]
-    return {words[i].decode("utf-8", "surrogatepass")
-            for i in compress(count(), map(eq, words, words[1:]))}
+        possessive = map(add, words, repeat(b"'s"))  # "week" then "week's"
+        found.update(words[i] for i in compress(count(), map(eq, possessive, words[1:])))
+    return {w.decode("utf-8", "surrogatepass") for w in found}
 
 
+@lru_cache(maxsize=8)
 def _has_phrase_repeat(text: str, min_words: int, max_words: int) -> bool:
     words = _words_for_checks(text)
     pairs = list(zip(words, words[1:]))
@@ -552,7 +580,8 @@ def _loop_suspects(text: str) -> tuple[bool, bool]:
     the cheap check tokens: the loop patterns backtrack, so they run only when these say so."""
     words = _words_for_checks(text)
     n = len(words)
-    listed = any(words[i:i + k] == words[i + k:i + 2 * k] == words[i + 2 * k:i + 3 * k]
+    # three copies in a row hold two in a row, which the cheaper (cached) check looks for
+    listed = _has_phrase_repeat(text, 2, 6) and any(words[i:i + k] == words[i + k:i + 2 * k] == words[i + 2 * k:i + 3 * k]
                  for k in range(2, 7) for i in compress(count(), map(eq, words, words[k:]))
                  if i + 3 * k <= n)
     joined = any(0 < i < n - 1 and (words[i - 1] == words[i + 1]
