@@ -161,7 +161,8 @@ def _entity_title(e: dict) -> str:
 
 
 def _edit_title(e: dict) -> str:
-    return f"{e['rule']}: {e['before']!r} -> {e['after']!r}"
+    why = e.get("reason")
+    return f"{e['rule']}: {e['before']!r} -> {e['after']!r}" + (f" ({why})" if why else "")
 
 
 def _flag_title(f: dict) -> str:
