@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from itertools import compress, count, repeat
-from operator import add, contains, eq
+from operator import eq
 
 from tasks.clean.engine import Edit, Flag
 from tasks.clean.evidence import BatchEvidence
@@ -140,39 +140,39 @@ _INTO_COMPOUND = re.compile(r"(?<![\w'\u2019-])([^\W\d_]+)[ \t]+(\1)-[^\W_]", re
 _OUT_OF_COMPOUND = re.compile(r"[^\W_]-([^\W\d_]+)[ \t]+(\1)(?![\w'\u2019-])", re.I)
 
 
-_PUNCT_EDGES = "\"'()[]{}.,;:!?\u201c\u201d\u2018\u2019"
-
-
 def _hyphen_windows(text: str) -> list[tuple[int, int]]:
-    """Spans (a hyphenated token and its neighbours) where a part of the token repeats a part
-    or a neighbour: the only places the backtracking hyphen patterns can match."""
-    words = _words_for_checks(text)
-    suspect = False
-    for i in compress(count(), map(contains, words, repeat(b"-"))):
-        parts = [p for p in words[i].split(b"-")]
-        if (any(a and a == b for a, b in zip(parts, parts[1:]))
-                or (i and parts[0] and parts[0] == words[i - 1])
-                or (i + 1 < len(words) and parts[-1] and parts[-1] == words[i + 1])):
-            suspect = True
-            break
-    if not suspect:
-        return []
-    low = text.lower()
-    windows: list[tuple[int, int]] = []
-    n = len(text)
-    p = low.find("-")
+    """Spans around hyphenated tokens where a part repeats a part or a neighbour ("XR-XR",
+    "state state-owned"): the only places the backtracking hyphen patterns can match."""
+    keys: set[str] = set()
+    joined = _joined_for_checks(text)
+    p = joined.find(b"-")
     while p >= 0:
-        s = max(low.rfind(" ", 0, p), low.rfind("\n", 0, p)) + 1
-        e = min((x for x in (low.find(" ", p), low.find("\n", p)) if x >= 0), default=n)
-        parts = [x.strip(_PUNCT_EDGES) for x in low[s:e].split("-")]
-        ps = max(low.rfind(" ", 0, max(s - 1, 0)), low.rfind("\n", 0, max(s - 1, 0))) + 1
-        ne = min((x for x in (low.find(" ", e + 1), low.find("\n", e + 1)) if x >= 0), default=n)
-        prev = low[ps:s].strip().strip(_PUNCT_EDGES) if s > 0 else ""
-        nxt = low[e:ne].strip().strip(_PUNCT_EDGES)
+        s = joined.rfind(b" ", 0, p) + 1
+        e = joined.find(b" ", p)
+        e = len(joined) if e < 0 else e
+        parts = joined[s:e].split(b"-")
+        prev = joined[joined.rfind(b" ", 0, max(s - 1, 0)) + 1:max(s - 1, 0)]
+        nxt_end = joined.find(b" ", e + 1)
+        nxt = joined[e + 1:len(joined) if nxt_end < 0 else nxt_end]
         if (any(a and a == b for a, b in zip(parts, parts[1:])) or (parts[0] and parts[0] == prev)
                 or (parts[-1] and parts[-1] == nxt)):
-            windows.append((ps, ne))
-        p = low.find("-", e)
+            keys.add(joined[s:e].decode("utf-8", "surrogatepass"))
+        p = joined.find(b"-", e)
+    if not keys:
+        return []
+    low = _lower(text)
+    if len(low) != len(text):
+        return [(0, len(text))]
+    windows: list[tuple[int, int]] = []
+    for key in keys:
+        pos = low.find(key)
+        while pos >= 0:
+            # out to whitespace, so that no word is cut where a pattern looks for its end
+            lo = max(low.rfind(" ", 0, max(0, pos - 60)), low.rfind("\n", 0, max(0, pos - 60)), 0)
+            hi = min((x for x in (low.find(" ", pos + len(key) + 60),
+                                  low.find("\n", pos + len(key) + 60)) if x >= 0), default=len(low))
+            windows.append((lo, hi))
+            pos = low.find(key, pos + 1)
     return windows
 
 
@@ -481,9 +481,21 @@ def _repeated_words(text: str) -> set[str]:
     words = _words_for_checks(text)
     found = {words[i] for i in compress(count(), map(eq, words, words[1:]))}
     if "'s" in text or "\u2019s" in text or "'S" in text or "\u2019S" in text:
-        possessive = map(add, words, repeat(b"'s"))  # "week" then "week's"
-        found.update(words[i] for i in compress(count(), map(eq, possessive, words[1:])))
+        joined = _joined_for_checks(text)  # "week week's": a word, then it with a possessive
+        p = joined.find(b"'s")
+        while p >= 0:
+            s = joined.rfind(b" ", 0, p) + 1
+            word = joined[s:p]
+            if word and joined[max(0, s - 1 - len(word)):s - 1] == word and (
+                    s - 1 - len(word) == 0 or joined[s - 2 - len(word)] == 32):
+                found.add(word)
+            p = joined.find(b"'s", p + 2)
     return {w.decode("utf-8", "surrogatepass") for w in found}
+
+
+@lru_cache(maxsize=8)
+def _joined_for_checks(text: str) -> bytes:
+    return b" ".join(_words_for_checks(text))
 
 
 @lru_cache(maxsize=8)
