@@ -251,9 +251,18 @@ def grammar_decision(low: str, text: str, m: re.Match[str]) -> tuple[bool, str]:
         return True, f"'{low} {low}' closes a clause opened by {relative!r} ('what it is is')"
     if low in _BE or (low in _MODALS and low != "can"):
         return False, f"'{low} {low}' with no clause that would close here: a doubled verb"
-    if low == "had" and _word_after(text, m.end()) in _NOUN_PHRASE_STARTS:
-        return True, (f"'had had' before {_word_after(text, m.end())!r}: the past perfect of "
-                      f"'have' ('had had enough', 'had had to')")
+    after = _word_after(text, m.end())
+    adverb = after.endswith("ly") or after in _ADVERBS  # "had had already signed": look further
+    if low == "had" and not adverb and (after in _NOUN_PHRASE_STARTS
+                                        or not _maybe_participle(after)):
+        return True, (f"'had had' before {after!r}, which is no participle: the past perfect "
+                      f"of 'have' ('had had enough', 'had had talks')")
+    if low == "that" and (after in _NOUN_PHRASE_STARTS - _DEMONSTRATIVE_FOLLOWERS
+                          or after in _SUBJECT_PRONOUNS):
+        return False, f"'that that' before {after!r}: a doubled 'that'"
+    if low == "that" and _word_before(text, m.start()) in _THAT_CLAUSE_TAKERS:
+        return True, (f"'that that' after {_word_before(text, m.start())!r}: the conjunction, "
+                      f"then the demonstrative ('said that that plan failed')")
     if low in _PARTICLES:
         prev = _word_before(text, m.start())
         if not _maybe_phrasal(prev, low) and prev not in _PARTICLES:
@@ -269,6 +278,31 @@ _WORD_AFTER = re.compile(r"\s*[\u201c\"]?([^\W_]+)")
 _NOUN_PHRASE_STARTS = frozenset(
     "a an the no some any enough to many much several his her their its our my your this that "
     "these those one two three four five six seven eight nine ten more less little few".split())
+
+
+# after "that that", these can follow the demonstrative "that" ("that that one", "that that much")
+_DEMONSTRATIVE_FOLLOWERS = frozenset("one two three four five six seven eight nine ten more less "
+                                     "little few much many".split())
+_SUBJECT_PRONOUNS = frozenset("i you he she it we they there".split())
+_ADVERBS = frozenset("already not never also just long since recently previously always still "
+                     "even once ever often".split())
+# words that take a "that" clause: after them, "that that" is the conjunction then "that"
+_THAT_CLAUSE_TAKERS = frozenset(
+    "said say says argued argue argues hope hoped hopes believe believed believes think thought "
+    "know knew knows noted added warned claimed insisted stressed learned found showed suggested "
+    "agreed announced reported confirmed denied admitted feared expected acknowledged "
+    "important clear likely possible true sure certain".split())
+_IRREGULAR_PARTICIPLES = frozenset(
+    "been done gone made seen taken given known left met won sent told said found brought "
+    "thought bought built held kept lost paid put read run set shown spent spoken stood taught "
+    "understood written begun broken chosen driven eaten fallen forgotten grown hidden risen "
+    "shaken stolen sworn thrown worn become come cut hit hurt let quit shut spread sold got "
+    "gotten fought caught heard led meant sat slept struck won felt fled".split())
+
+
+def _maybe_participle(word: str) -> bool:
+    """Could ``word`` be a past participle ("warned", "taken")? A cheap superset of the tagger."""
+    return word.endswith(("ed", "en", "wn", "ne")) or word in _IRREGULAR_PARTICIPLES
 
 
 def _word_after(text: str, end: int) -> str:
