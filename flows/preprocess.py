@@ -32,7 +32,15 @@ from tasks.batch import Batch, chunk, incoming_table, rejects_table
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entities import write_entity_index
 from tasks.faults import failpoint
-from tasks.ingest import Document, Reject, find_sources, read_sources
+from tasks.ingest import (
+    MAX_DOCUMENT_BYTES,
+    MAX_FILE_BYTES,
+    Document,
+    Limits,
+    Reject,
+    find_sources,
+    read_sources,
+)
 from tasks.process import process_batch
 from tasks.report import write_report
 from tasks.write import (
@@ -166,7 +174,8 @@ def default_workers() -> int:
 def process_sources(sources: list[str], source: str, out: str, config: CleanConfig, cleaner: str,
                     model: str, model_str: str, run_id: str, parameters: dict, batch_size: int,
                     batch_chars: int, text_column: str, reprocess: bool, max_inflight: int,
-                    flow_run_id: str | None, entity_patterns: str | None = None) -> dict:
+                    flow_run_id: str | None, entity_patterns: str | None = None,
+                    limits: Limits | None = None) -> dict:
     """Read, clean, annotate and publish every batch, under the output's lock."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
@@ -194,7 +203,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
 
             def counted(paths: list[str]):
                 for path in paths:
-                    yield from read_sources([path], text_column)
+                    yield from read_sources([path], text_column, limits or Limits())
                     progress.files_read += 1
                     progress.bytes_read += _size(path)
                     failpoint("read")
@@ -282,19 +291,24 @@ def preprocess(
     dask_address: str | None = None,
     entity_patterns: str | None = None,
     max_reject_fraction: float = 1.0,
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> dict:
     """Clean machine-translation artifacts, annotate entities, write Parquet tables.
 
     The run ends Completed (its message counts rejects), or Failed when more than
     ``max_reject_fraction`` of the input documents were rejected (the tables are published
-    either way: the rejects are there to look at).
+    either way: the rejects are there to look at). A document over ``max_document_bytes`` or
+    the rest of a file past ``max_file_bytes`` (uncompressed) is a ``too_large`` reject.
     """
     logger = get_run_logger()
     parameters = dict(source=source, output=output, model=model, batch_size=batch_size,
                       batch_chars=batch_chars, text_column=text_column, rules=rules,
                       exceptions=exceptions, glossary=glossary, reprocess=reprocess,
                       workers=workers, runner=runner, dask_address=dask_address,
-                      entity_patterns=entity_patterns, max_reject_fraction=max_reject_fraction)
+                      entity_patterns=entity_patterns, max_reject_fraction=max_reject_fraction,
+                      max_document_bytes=max_document_bytes, max_file_bytes=max_file_bytes)
+    limits = Limits(max_document_bytes, max_file_bytes)
     if batch_size < 1 or batch_chars < 1 or workers < 0 or not 0 <= max_reject_fraction <= 1:
         raise ValueError("batch_size and batch_chars must be at least 1, workers at least 0, "
                          "max_reject_fraction between 0 and 1")
@@ -315,7 +329,7 @@ def preprocess(
     counts = process_sources.with_options(task_runner=task_runner)(
         sources, source, str(out), config, cleaner, model, model_str, run_id, parameters,
         batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id,
-        entity_patterns)
+        entity_patterns, limits)
     status = counts.pop("status")
     counts.pop("message", None)
     report = counts.pop("report", None)
@@ -361,6 +375,12 @@ def main(argv: list[str] | None = None) -> int:
                         "matches win over the model (see config/entity_patterns.example.jsonl)")
     parser.add_argument("--max-reject-fraction", type=float, default=1.0,
                         help="fail the run when more than this fraction of inputs is rejected")
+    parser.add_argument("--max-document-bytes", type=int, default=MAX_DOCUMENT_BYTES,
+                        help="a text file, JSONL line, CSV row or Parquet value larger than this "
+                        "is rejected as too_large (default: 64 MiB)")
+    parser.add_argument("--max-file-bytes", type=int, default=MAX_FILE_BYTES,
+                        help="the rest of a file past this many (uncompressed) bytes is rejected "
+                        "as too_large (default: 8 GiB)")
     parser.add_argument("--dask-address", help="scheduler of an existing Dask cluster "
                         "(tcp://host:8786); without it --runner dask starts a local cluster")
     args = parser.parse_args(argv)
@@ -373,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                          exceptions=args.exceptions, glossary=args.glossary,
                          reprocess=args.reprocess, workers=args.workers, runner=args.runner,
                          dask_address=args.dask_address, entity_patterns=args.entity_patterns,
-                         max_reject_fraction=args.max_reject_fraction)
+                         max_reject_fraction=args.max_reject_fraction,
+                         max_document_bytes=args.max_document_bytes,
+                         max_file_bytes=args.max_file_bytes)
     print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
                                               "rejects", "skipped", "edits", "flags",
                                               "entities", "report")}, indent=2))

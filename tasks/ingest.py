@@ -66,13 +66,17 @@ class Reject:
     raw_text: str | None = None
 
 
+MAX_DOCUMENT_BYTES = 64 << 20
+MAX_FILE_BYTES = 8 << 30
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """How much one input may hold. More becomes a ``too_large`` reject, never a failed run:
     memory is bounded by ``document_bytes``, not by the size of a file (or what it expands to)."""
 
-    document_bytes: int = 64 << 20  # a text file, a JSONL line, a CSV row, a Parquet value
-    file_bytes: int = 8 << 30  # uncompressed bytes of one file
+    document_bytes: int = MAX_DOCUMENT_BYTES  # a text file, JSONL line, CSV row, Parquet value
+    file_bytes: int = MAX_FILE_BYTES  # uncompressed bytes of one file
 
     def __post_init__(self) -> None:
         if self.document_bytes < 1 or self.file_bytes < 1:

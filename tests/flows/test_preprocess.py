@@ -205,3 +205,29 @@ def test_reject_threshold_fails_the_run_but_keeps_the_tables(tmp_path) -> None:
     assert len(read(tmp_path / "out", "rejects")) == 2
     state = preprocess(source=str(src), output=str(tmp_path / "out2"), return_state=True)
     assert state.is_completed() and "2 rejects" in state.message
+
+
+def test_oversized_inputs_are_rejected_and_the_rest_is_published(tmp_path) -> None:
+    """A .gz expanding to 256 MiB of one line next to normal files: the run completes, the bomb
+    is a too_large reject naming the file, the normal files are published."""
+    src = tmp_path / "in"
+    src.mkdir()
+    block = gzip.compress(b"a" * (16 << 20), compresslevel=9)
+    (src / "bomb.txt.gz").write_bytes(block * 16)
+    (src / "bomb.jsonl.gz").write_bytes(
+        gzip.compress(b'{"text": "Rain is expected in Oslo."}\n') + block * 16)
+    (src / "good.txt").write_text("Officials met in Paris on Monday.\n")
+    (src / "feed.jsonl").write_text(json.dumps({"text": "Snow fell in Bergen."}) + "\n")
+    summary = preprocess(source=str(src), output=str(tmp_path / "out"),
+                         max_document_bytes=1 << 20, max_file_bytes=64 << 20)
+    out = tmp_path / "out"
+    assert summary["status"] == "completed_with_rejects"
+    assert sorted(Path(d["source"]).name for d in read(out, "documents")) == [
+        "bomb.jsonl.gz#1", "feed.jsonl#1", "good.txt"]
+    rejects = {Path(r["source"]).name: r for r in read(out, "rejects")}
+    assert {k: r["reason"] for k, r in rejects.items()} == {
+        "bomb.txt.gz": "too_large", "bomb.jsonl.gz#2-": "too_large"}
+    assert str(src / "bomb.txt.gz") in rejects["bomb.txt.gz"]["detail"]
+    assert rejects["bomb.jsonl.gz#2-"]["detail"].startswith(
+        f"{src / 'bomb.jsonl.gz'} expands to more than 67,108,864 bytes (max_file_bytes)")
+    assert summary["rejects_by_reason"] == {"too_large": 2}
