@@ -318,7 +318,7 @@ def preprocess(
         entity_patterns = str(Path(entity_patterns).resolve())
     model_str = model_version(model, entity_patterns)
     out = check_output(output)
-    sources = find_sources(source)
+    sources = find_sources(source, exclude=out)
     run_id = _new_run_id()
     ctx = get_run_context()
     flow_run_id = str(ctx.flow_run.id) if getattr(ctx, "flow_run", None) else None

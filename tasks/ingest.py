@@ -102,11 +102,13 @@ def sha256_hex(data: str | bytes) -> str:
 # finding sources
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, exclude: str | None = None, excluded: list[str] | None = None
+          ) -> Iterator[Path]:
     """Files under ``root``, following directory symlinks once (a symlink loop is cut).
 
     A directory that cannot be listed is yielded itself, so that reading it gives an
-    ``unreadable`` reject instead of its files vanishing without a word."""
+    ``unreadable`` reject instead of its files vanishing without a word. The directory whose
+    real path is ``exclude`` (the output) is not entered; it is noted in ``excluded``."""
     seen: set[str] = set()
     failed: list[OSError] = []
     hidden = 0
@@ -118,6 +120,11 @@ def _walk(root: Path) -> Iterator[Path]:
             log.warning("skipping %s: a symlink loop leads back to %s", dirpath, real)
             continue
         seen.add(real)
+        if real == exclude:
+            dirnames[:] = []
+            if excluded is not None:
+                excluded.append(dirpath)
+            continue
         hidden += sum(d.startswith((".", "_")) for d in dirnames)
         hidden += sum(f.startswith((".", "_")) for f in filenames)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
@@ -137,28 +144,46 @@ def _failed_dirs(failed: list[OSError]) -> Iterator[Path]:
             yield Path(os.fsdecode(exc.filename))
 
 
-def find_sources(source: str | os.PathLike[str]) -> list[str]:
-    """Files named by ``source``: a file, a directory (recursively) or a glob pattern."""
+def find_sources(source: str | os.PathLike[str], exclude: str | os.PathLike[str] | None = None
+                 ) -> list[str]:
+    """Files named by ``source``: a file, a directory (recursively) or a glob pattern.
+
+    Nothing under ``exclude`` (the output folder, when it lies inside the source) is a source:
+    a run must never read back its own tables and reports. One warning says so."""
     text = os.fspath(source)
     path = Path(text)
+    out = None if exclude is None else os.path.realpath(exclude)
+    excluded: list[str] = []
+
+    def outside(p: str) -> bool:
+        if out is not None and (os.path.realpath(p) + os.sep).startswith(out + os.sep):
+            excluded.append(p)
+            return False
+        return True
+
     if path.is_dir():
-        return [str(p) for p in _walk(path)]
-    if path.exists() or path.is_symlink():
-        return [str(path)]
-    if glob.has_magic(text):
-        files: dict[str, None] = {}  # ordered set: "data/**" matches a directory and its files
+        files = [str(p) for p in _walk(path, out, excluded) if outside(str(p))]
+    elif path.exists() or path.is_symlink():
+        files = [str(path)] if outside(text) else []
+    elif glob.has_magic(text):
+        found: dict[str, None] = {}  # ordered set: "data/**" matches a directory and its files
         for match in sorted(glob.glob(text, recursive=True)):
             p = Path(match)
             if p.is_dir():
-                files.update((str(f), None) for f in _walk(p))
-            else:
-                files[match] = None
-        if files:
-            return list(files)
-        raise FileNotFoundError(f"source pattern {text!r} matches no file")
-    raise FileNotFoundError(
-        f"source {text!r} does not exist: give a file, a directory or a glob such as 'data/**/*.jsonl'"
-    )
+                found.update((str(f), None) for f in _walk(p, out, excluded) if outside(str(f)))
+            elif outside(match):
+                found[match] = None
+        if not found and not excluded:
+            raise FileNotFoundError(f"source pattern {text!r} matches no file")
+        files = list(found)
+    else:
+        raise FileNotFoundError(
+            f"source {text!r} does not exist: give a file, a directory or a glob such as "
+            "'data/**/*.jsonl'")
+    if excluded:
+        log.warning("the output folder %s is inside the source %s: its tables and reports are "
+                    "not read as input", exclude, text)
+    return files
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from pathlib import Path
 
 import duckdb
@@ -231,3 +232,25 @@ def test_oversized_inputs_are_rejected_and_the_rest_is_published(tmp_path) -> No
     assert rejects["bomb.jsonl.gz#2-"]["detail"].startswith(
         f"{src / 'bomb.jsonl.gz'} expands to more than 67,108,864 bytes (max_file_bytes)")
     assert summary["rejects_by_reason"] == {"too_large": 2}
+
+
+def test_output_inside_the_source_is_not_read_back(tmp_path, caplog) -> None:
+    """--source data --output data/out: later runs do not ingest their own tables or reports."""
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "a.txt").write_text("Officials met in Paris on Monday.\n")
+    (src / "b.jsonl").write_text(json.dumps({"text": "Snow fell in Bergen."}) + "\n")
+    out = src / "out"
+    with caplog.at_level(logging.WARNING, logger="tasks.ingest"):
+        first = preprocess(source=str(src), output=str(out))
+        assert (first["documents"], first["rejects"]) == (2, 0)
+        assert list((out / "sentences").rglob("*.parquet")) and list((out / "reports").iterdir())
+        second = preprocess(source=str(src), output=str(out))
+        third = preprocess(source=str(src / "**"), output=str(out))
+    for summary in (second, third):
+        assert (summary["files"], summary["documents"], summary["rejects"], summary["skipped"]
+                ) == (2, 0, 0, 2)
+    assert len(read(out, "documents")) == 2 and read(out, "rejects") == []
+    warned = [r.getMessage() for r in caplog.records if "inside the source" in r.getMessage()]
+    assert warned == [f"the output folder {out} is inside the source {where}: its tables and "
+                      "reports are not read as input" for where in (src, src, src / "**")]
