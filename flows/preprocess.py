@@ -44,6 +44,7 @@ from tasks.ingest import (
 from tasks.process import process_batch
 from tasks.report import write_report
 from tasks.write import (
+    Published,
     Staged,
     check_output,
     output_lock,
@@ -195,10 +196,11 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
         try:
             recover(out_path)
             write_run(out_path, run_row("running", None))
-            seen = {} if reprocess else published_ids(out_path, cleaner, model_str)
-            if seen:
-                logger.info("%d documents already published with these versions will be skipped",
-                            len(seen))
+            seen = Published({}, set()) if reprocess else published_ids(out_path, cleaner,
+                                                                        model_str)
+            if seen.inputs:
+                logger.info("%d documents and rejects already recorded with these versions will "
+                            "be skipped", len(seen.inputs))
             this_run: dict[str, str] = {}
 
             def counted(paths: list[str]):
@@ -209,21 +211,20 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                     failpoint("read")
 
             def triage(items):
-                """Skip what is published; reject a second copy of the same text."""
+                """Skip what an earlier run recorded from the same source (a document or a
+                reject: an unchanged rerun records nothing again); reject a second copy of a
+                text."""
                 for item in items:
+                    if (item.doc_id, item.source) in seen.inputs:
+                        progress.skipped += 1
+                        continue
                     if isinstance(item, Document):
-                        first = this_run.get(item.doc_id) or seen.get(item.doc_id)
-                        if first == item.source and item.doc_id not in this_run:
-                            progress.skipped += 1
-                            continue
+                        first = this_run.get(item.doc_id) or seen.documents.get(item.doc_id)
                         if first is not None:
                             yield Reject(item.doc_id, item.source, "duplicate_text",
                                          f"same text as {first} (doc_id {item.doc_id[:12]}...)")
                             continue
                         this_run[item.doc_id] = item.source
-                    elif item.doc_id in seen and seen[item.doc_id] == item.source:
-                        progress.skipped += 1
-                        continue
                     yield item
 
             inflight: list[PrefectFuture] = []

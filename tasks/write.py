@@ -230,19 +230,30 @@ def table_dataset(output: Path, name: str) -> ds.Dataset | None:
     return ds.dataset(path, format="parquet", partitioning="hive", schema=TABLES[name])
 
 
-def published_ids(output: Path, cleaner: str, model: str) -> dict[str, str]:
-    """doc_id -> source of everything already in documents or rejects for these versions."""
-    seen: dict[str, str] = {}
+@dataclass(frozen=True)
+class Published:
+    """What earlier runs with these versions recorded, so that a rerun records nothing twice."""
+
+    documents: dict[str, str]  # doc_id -> the source it was published from
+    inputs: set[tuple[str, str]]  # (doc_id, source) of every published document and reject
+
+
+def published_ids(output: Path, cleaner: str, model: str) -> Published:
+    """Everything already in documents or rejects for these versions."""
+    documents: dict[str, str] = {}
+    inputs: set[tuple[str, str]] = set()
     for name in ("documents", "rejects"):
         dataset = table_dataset(output, name)
         if dataset is None:
             continue
         flt = (ds.field("cleaner_version") == cleaner) & (ds.field("model") == model)
         table = dataset.to_table(columns=["doc_id", "source"], filter=flt)
-        for doc_id, source in zip(table.column("doc_id").to_pylist(),
-                                  table.column("source").to_pylist()):
-            seen.setdefault(doc_id, source)
-    return seen
+        pairs = zip(table.column("doc_id").to_pylist(), table.column("source").to_pylist())
+        for doc_id, source in pairs:
+            inputs.add((doc_id, source))
+            if name == "documents":
+                documents.setdefault(doc_id, source)
+    return Published(documents, inputs)
 
 
 def write_run(output: Path, row: dict) -> Path:

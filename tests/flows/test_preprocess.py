@@ -254,3 +254,33 @@ def test_output_inside_the_source_is_not_read_back(tmp_path, caplog) -> None:
     warned = [r.getMessage() for r in caplog.records if "inside the source" in r.getMessage()]
     assert warned == [f"the output folder {out} is inside the source {where}: its tables and "
                       "reports are not read as input" for where in (src, src, src / "**")]
+
+
+def test_unchanged_rerun_records_nothing_again(tmp_path) -> None:
+    """Duplicates and empty files are rejected once; an unchanged rerun skips them too, says
+    "nothing new" and does not trip --max-reject-fraction."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, city in enumerate(["Oslo", "Lima", "Pune", "Graz"]):
+        (src / f"good{i}.txt").write_text(f"Rain is expected in {city} on Friday.\n")
+    (src / "copy-a.txt").write_text("The mayor of Lyon spoke on Monday.\n")
+    (src / "copy-b.txt").write_text("The mayor of Lyon spoke on Monday.\n")
+    (src / "empty-a.txt").write_bytes(b"")
+    (src / "empty-b.txt").write_bytes(b"")
+    (src / "blank-a.txt").write_bytes(b"  \n")
+    (src / "blank-b.txt").write_bytes(b"  \n")
+    out = tmp_path / "out"
+    first = preprocess(source=str(src), output=str(out), max_reject_fraction=0.5)
+    assert (first["documents"], first["rejects"]) == (5, 5)
+    assert first["rejects_by_reason"] == {"empty": 4, "duplicate_text": 1}
+    for _ in range(2):
+        state = preprocess(source=str(src), output=str(out), max_reject_fraction=0.5,
+                           return_state=True)
+        assert state.is_completed(), state.message
+        rerun = state.result()
+        assert (rerun["documents"], rerun["rejects"], rerun["skipped"]) == (0, 0, 10)
+    assert len(read(out, "documents")) == 5
+    assert sorted(Path(r["source"]).name for r in read(out, "rejects")) == [
+        "blank-a.txt", "blank-b.txt", "copy-b.txt", "empty-a.txt", "empty-b.txt"]
+    runs = sorted(read(out, "runs"), key=lambda r: r["started_at"])
+    assert [r["message"] for r in runs[1:]] == ["nothing new: 10 documents already published"] * 2

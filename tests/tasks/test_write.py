@@ -14,6 +14,7 @@ from tasks.write import (
     READY,
     STAGING,
     OutputNotWritable,
+    Published,
     check_output,
     publish_staged,
     published_ids,
@@ -71,8 +72,10 @@ def test_recover_rolls_committed_batches_forward_and_drops_the_rest(tmp_path) ->
 def test_published_ids_only_counts_same_versions(tmp_path) -> None:
     staged = stage_batch(_batch(), tmp_path)
     publish_staged(tmp_path, staged.run_id, staged.key, Path(staged.directory))
-    assert published_ids(tmp_path, "c", "m") == {"d0-0": "s0", "d0-1": "s1"}
-    assert published_ids(tmp_path, "other", "m") == {}
+    published = published_ids(tmp_path, "c", "m")
+    assert published.documents == {"d0-0": "s0", "d0-1": "s1"}
+    assert published.inputs == {("d0-0", "s0"), ("d0-1", "s1")}
+    assert published_ids(tmp_path, "other", "m") == Published({}, set())
 
 
 def test_check_output_names_the_fix(tmp_path) -> None:
