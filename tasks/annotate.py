@@ -18,7 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 import spacy
 from spacy.language import Language
+from spacy.matcher import Matcher
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from schemas.tables import DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
 from tasks.batch import Batch, rejects_table
@@ -92,8 +94,26 @@ def load_patterns(path: str | os.PathLike[str]) -> tuple[list[dict], str]:
                 or not isinstance(pattern.get("pattern"), str | list)):
             raise ValueError(f'{p}:{n}: a pattern needs a string "label" and a "pattern" '
                              f"(a phrase, or a list of token patterns)")
+        _check_pattern(pattern["pattern"], f"{p}:{n}")
         patterns.append(pattern)
     return patterns, hashlib.sha256(data).hexdigest()
+
+
+def _check_pattern(pattern: str | list, where: str) -> None:
+    """What spaCy would refuse in a worker (an empty token list is E012 there), refused here,
+    in the flow process, before anything is written."""
+    if isinstance(pattern, str):
+        if not pattern.strip():
+            raise ValueError(f'{where}: "pattern" is an empty phrase; give the words to match')
+        return
+    if not pattern:
+        raise ValueError(f'{where}: "pattern" is an empty list of token patterns; give at least '
+                         'one, e.g. [{"LOWER": "kyiv"}]')
+    try:
+        Matcher(Vocab(), validate=True).add("check", [pattern])
+    except ValueError as exc:  # MatchPatternError is one
+        why = " ".join(str(exc).split())
+        raise ValueError(f"{where}: not a valid list of token patterns: {why}") from exc
 
 
 @Language.component("mtclean_model_ents")

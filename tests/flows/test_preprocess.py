@@ -284,3 +284,17 @@ def test_unchanged_rerun_records_nothing_again(tmp_path) -> None:
         "blank-a.txt", "blank-b.txt", "copy-b.txt", "empty-a.txt", "empty-b.txt"]
     runs = sorted(read(out, "runs"), key=lambda r: r["started_at"])
     assert [r["message"] for r in runs[1:]] == ["nothing new: 10 documents already published"] * 2
+
+
+def test_bad_patterns_file_fails_before_anything_is_written(tmp_path) -> None:
+    """An empty token list used to fail in the worker (spaCy E012), after a retry and after the
+    runs row was written, naming no file; now the flow process refuses it first."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text("Officials met in Kyiv on Monday.\n")
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"label": "GPE", "pattern": "Kyiv"}\n{"label": "X", "pattern": []}\n')
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=rf"^{patterns}:2: \"pattern\" is an empty list"):
+        preprocess(source=str(src), output=str(out), entity_patterns=str(patterns))
+    assert not out.exists()

@@ -44,6 +44,25 @@ def test_patterns_file_names_the_bad_line(tmp_path) -> None:
         model_version(DEFAULT_MODEL, str(tmp_path / "missing.jsonl"))
 
 
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("[]", '"pattern" is an empty list of token patterns'),
+        ('"  "', '"pattern" is an empty phrase'),
+        ('[{"LOWERX": "kyiv"}]', "not a valid list of token patterns: Invalid token patterns"),
+        ('["kyiv"]', "not a valid list of token patterns: Invalid token patterns"),
+    ],
+    ids=["empty-list", "blank-phrase", "unknown-attribute", "not-a-dict"],
+)
+def test_patterns_spacy_would_refuse_are_refused_naming_the_line(tmp_path, pattern: str,
+                                                                 message: str) -> None:
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"label": "GPE", "pattern": [{"LOWER": "kyiv"}]}\n'
+                        f'{{"label": "X", "pattern": {pattern}}}\n')
+    with pytest.raises(ValueError, match=rf"patterns.jsonl:2: {message}"):
+        model_version(DEFAULT_MODEL, str(patterns))
+
+
 def test_example_patterns_load_and_version() -> None:
     from tests.conftest import REPO
 
