@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 import uuid
@@ -125,22 +126,33 @@ class _Progress:
         }
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+
+
+def _md(value: object) -> str:
+    """Text for a markdown table cell: one line, every markdown character escaped (an entity
+    label or a reject reason with ``|`` would otherwise split the table)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
 def _markdown(run_id: str, status: str, counts: dict, output: str,
               report: str | None = None) -> str:
     def table(title: str, data: dict) -> str:
         if not data:
             return f"**{title}**: none\n"
-        rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(data.items(), key=lambda kv: -kv[1]))
+        rows = "\n".join(f"| {_md(k)} | {_md(v)} |"
+                         for k, v in sorted(data.items(), key=lambda kv: -kv[1]))
         return f"**{title}**\n\n| | count |\n|---|---:|\n{rows}\n"
 
-    head = (f"# preprocess run `{run_id}`: {status}\n\n"
-            f"Output: `{output}`\n\n"
-            + (f"Report (open in a browser): `{report}`\n\n" if report else "")
-            + f"| documents | rejects | skipped | edits | flags | sentences | entities |\n"
-            f"|---:|---:|---:|---:|---:|---:|---:|\n"
-            f"| {counts['documents']} | {counts['rejects']} | {counts['skipped']} | "
-            f"{counts['edits']} | {counts['flags']} | {counts['sentences']} | "
-            f"{counts['entities']} |\n\n")
+    head = (f"# preprocess run {_md(run_id)}: {_md(status)}\n\n"
+            f"Output: {_md(output)}\n\n"
+            + (f"Report (open in a browser): {_md(report)}\n\n" if report else "")
+            + "| documents | rejects | skipped | edits | flags | sentences | entities |\n"
+            "|---:|---:|---:|---:|---:|---:|---:|\n"
+            + " | ".join(["", *(_md(counts[k]) for k in ("documents", "rejects", "skipped",
+                                                         "edits", "flags", "sentences",
+                                                         "entities")), ""]).strip()
+            + "\n\n")
     return head + "\n".join([
         table("Rejects by reason", counts["rejects_by_reason"]),
         table("Edits by rule", counts["edits_by_rule"]),
