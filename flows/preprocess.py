@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import uuid
@@ -24,6 +25,7 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
+from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
 from prefect.states import Completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
@@ -70,6 +72,22 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+def _signal_name(exc: BaseException) -> str:
+    if isinstance(exc, KeyboardInterrupt):
+        return "SIGINT"
+    if isinstance(exc, TerminationSignal):
+        return signal.Signals(exc.signal).name
+    return f"exit {exc.code}" if isinstance(exc, SystemExit) else type(exc).__name__
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM as an ordinary exit (143): ``finally`` blocks and ``atexit`` run, so the run is
+    recorded and Prefect's temporary API server is stopped (the default action killed the
+    process outright and left the server orphaned). Prefect's own handler, active during a
+    flow run, hands the signal on to this one when it is done."""
+    raise SystemExit(128 + signum)
 
 
 def _new_run_id() -> str:
@@ -276,7 +294,12 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 logger.exception("the entity index or the report could not be written")
                 message = f"tables published; index/report failed: {type(exc).__name__}: {exc}"
         except BaseException as exc:
-            message = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, KeyboardInterrupt | TerminationSignal | SystemExit):
+                status = "interrupted"
+                message = (f"interrupted ({_signal_name(exc)}): the published batches stay, the "
+                           "next run publishes committed ones and processes the rest")
+            else:
+                message = f"{type(exc).__name__}: {exc}"
             raise
         finally:
             counts = progress.counts()
@@ -400,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dask_address:
         args.runner = "dask"
     logging.basicConfig(level=logging.INFO)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     summary = preprocess(source=args.source, output=args.output, model=args.model,
                          batch_size=args.batch_size, batch_chars=args.batch_chars,
                          text_column=args.text_column, rules=args.rules,

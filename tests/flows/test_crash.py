@@ -6,6 +6,7 @@ killed with SIGKILL at failpoints (tasks/faults.py) or from outside.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -108,6 +109,57 @@ def test_killed_runs_then_a_rerun_publish_every_document_once(tmp_path) -> None:
     assert_consistent(out, sources)
     statuses = Counter(r["status"] for r in table(out, "runs"))
     assert statuses["completed"] == 1 and statuses["interrupted"] >= 3, statuses
+
+
+def session_processes(sid: int) -> list[str]:
+    """Command lines of the live processes of session ``sid`` (zombies do not count)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_sigterm_stops_every_process_and_records_the_run_interrupted(tmp_path) -> None:
+    """SIGTERM to the flow process alone (as `kill PID` sends it), with Prefect's temporary
+    API server: the default action killed the process outright, so the server (uvicorn) was
+    left orphaned and the runs row said `failed`."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    sources = make_corpus(src, n_files=20, per_file=100)
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    env.pop("PREFECT_API_URL", None)  # the run starts its own temporary server
+    proc = subprocess.Popen([sys.executable, "-m", "flows.preprocess", "--source", str(src),
+                             "--output", str(out), "--batch-size", "100", "--workers", "1"],
+                            cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while (time.time() < deadline and proc.poll() is None
+               and not any((out / "documents").glob("*/*.parquet"))):
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert any("uvicorn" in c for c in session_processes(proc.pid))
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM, proc.stderr.read()[-3000:]
+        deadline = time.time() + 15
+        while session_processes(proc.pid) and time.time() < deadline:
+            time.sleep(0.2)
+        assert session_processes(proc.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    [run] = table(out, "runs")
+    assert run["status"] == "interrupted"
+    assert run["message"].startswith("interrupted (SIGTERM)")
+    assert 0 < len(table(out, "documents")) < 2000
+    preprocess(source=str(src), output=str(out), batch_size=100, workers=1)
+    assert_consistent(out, sources)
 
 
 def test_concurrent_runs_equal_sequential_runs(tmp_path) -> None:
