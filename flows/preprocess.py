@@ -9,19 +9,23 @@ task on a worker] -> publish -> record the run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import re
 import signal
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
+import psutil
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
@@ -74,20 +78,96 @@ def _size(path: str) -> int:
         return 0
 
 
-def _signal_name(exc: BaseException) -> str:
-    if isinstance(exc, KeyboardInterrupt):
-        return "SIGINT"
-    if isinstance(exc, TerminationSignal):
-        return signal.Signals(exc.signal).name
-    return f"exit {exc.code}" if isinstance(exc, SystemExit) else type(exc).__name__
+class Interrupted(RuntimeError):
+    """Ctrl-C or SIGTERM reached the run: it stops at the next document or batch."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    """SIGTERM as an ordinary exit (143): ``finally`` blocks and ``atexit`` run, so the run is
-    recorded and Prefect's temporary API server is stopped (the default action killed the
-    process outright and left the server orphaned). Prefect's own handler, active during a
-    flow run, hands the signal on to this one when it is done."""
-    raise SystemExit(128 + signum)
+class _StopRequest:
+    """A stop asked for by a signal: the handler only notes it, the flow acts on it between
+    documents and batches. (An exception raised by a handler lands anywhere: a SIGTERM inside
+    Prefect's serializer failed the run instead of interrupting it.)"""
+
+    signum: int | None = None
+    cli = False  # main() owns the process's signals (a deployment's runner keeps Prefect's)
+    # records the run as interrupted if the flow cannot do it in time (blocked on a Prefect
+    # API that died of the same Ctrl-C); set while a run holds its output
+    record: Callable[[], object] | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
+_STOP = _StopRequest()
+_GRACE_SECONDS = 10.0  # for the batch in hand and the runs row, then stop regardless
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _STOP.signum is not None:  # asked twice: stop now
+        _stop_now(128 + signum)
+    _STOP.signum = signum
+    logging.getLogger(__name__).warning(
+        "%s: stopping after the batch in hand (at most %.0f s; send it again to stop now)",
+        signal.Signals(signum).name, _GRACE_SECONDS)
+    timer = threading.Timer(_GRACE_SECONDS, _stop_now, args=(128 + signum,))
+    timer.daemon = True
+    timer.start()
+
+
+@contextlib.contextmanager
+def _signals_noted() -> Iterator[None]:
+    """Within the run, Ctrl-C and SIGTERM are noted, not raised (Prefect's own SIGTERM handler,
+    which raises, is set aside and put back)."""
+    if not _STOP.cli or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def _drain_prefect_events() -> None:
+    from prefect._internal.concurrency.services import _QueueServiceBase
+
+    with contextlib.suppress(Exception):
+        _QueueServiceBase.drain_all(timeout=2.5)
+
+
+def _stop_now(code: int) -> NoReturn:
+    """Leave within seconds of Ctrl-C or SIGTERM, with nothing the run started left running.
+
+    Prefect's exit-time drain waits (for minutes) on an API that may have died of the same
+    signal: Ctrl-C reaches the whole process group, its temporary server included. Give the
+    drain a few seconds, then stop every child process (the temporary server, the workers)
+    and exit without the drain. The runs row is already written by then."""
+    record, _STOP.record = _STOP.record, None
+    if record is not None:
+        try:
+            record()
+        except Exception:
+            logging.getLogger(__name__).exception("could not record the interrupted run")
+    drain = threading.Thread(target=_drain_prefect_events, daemon=True)
+    drain.start()
+    drain.join(3)
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _new_run_id() -> str:
@@ -222,10 +302,17 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 "counts": json.dumps(progress.counts(), sort_keys=True), "status": status,
                 "message": message, "cleaner_version": cleaner, "model": model_str}
 
-    with output_lock(out_path):
+    def record_interrupted() -> None:
+        name = signal.Signals(_STOP.signum or signal.SIGINT).name
+        write_run(out_path, run_row("interrupted", f"interrupted ({name}) while blocked: the "
+                                    "published batches stay, the next run publishes committed "
+                                    "ones and processes the rest"))
+
+    with output_lock(out_path), _signals_noted():
         try:
             recover(out_path)
             write_run(out_path, run_row("running", None))
+            _STOP.record = record_interrupted
             seen = Published({}, set()) if reprocess else published_ids(out_path, cleaner,
                                                                         model_str)
             if seen.inputs:
@@ -235,7 +322,9 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
 
             def counted(paths: list[str]):
                 for path in paths:
-                    yield from read_sources([path], text_column, limits or Limits())
+                    for item in read_sources([path], text_column, limits or Limits()):
+                        _STOP.check()
+                        yield item
                     progress.files_read += 1
                     progress.bytes_read += _size(path)
                     failpoint("read")
@@ -260,6 +349,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
             inflight: list[PrefectFuture] = []
 
             def publish_oldest() -> None:
+                _STOP.check()
                 staged: Staged = inflight.pop(0).result()
                 publish_batch(staged, out)
                 progress.add(staged)
@@ -277,6 +367,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                     publish_oldest()
             while inflight:
                 publish_oldest()
+            _STOP.check()
             counts = progress.counts()
             status = "completed_with_rejects" if counts["rejects"] else "completed"
             if not counts["documents"] and not counts["rejects"]:
@@ -294,14 +385,16 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 logger.exception("the entity index or the report could not be written")
                 message = f"tables published; index/report failed: {type(exc).__name__}: {exc}"
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt | TerminationSignal | SystemExit):
+            if _STOP.signum is not None or isinstance(exc, KeyboardInterrupt | TerminationSignal):
                 status = "interrupted"
-                message = (f"interrupted ({_signal_name(exc)}): the published batches stay, the "
-                           "next run publishes committed ones and processes the rest")
+                name = signal.Signals(_STOP.signum or getattr(exc, "signal", signal.SIGINT)).name
+                message = (f"interrupted ({name}): the published batches stay, the next run "
+                           "publishes committed ones and processes the rest")
             else:
                 message = f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            _STOP.record = None
             counts = progress.counts()
             try:
                 write_run(out_path, run_row(status, message))
@@ -423,19 +516,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.dask_address:
         args.runner = "dask"
     logging.basicConfig(level=logging.INFO)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    summary = preprocess(source=args.source, output=args.output, model=args.model,
-                         batch_size=args.batch_size, batch_chars=args.batch_chars,
-                         text_column=args.text_column, rules=args.rules,
-                         exceptions=args.exceptions, glossary=args.glossary,
-                         reprocess=args.reprocess, workers=args.workers, runner=args.runner,
-                         dask_address=args.dask_address, entity_patterns=args.entity_patterns,
-                         max_reject_fraction=args.max_reject_fraction,
-                         max_document_bytes=args.max_document_bytes,
-                         max_file_bytes=args.max_file_bytes)
+    _STOP.cli = True
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    try:
+        summary = preprocess(source=args.source, output=args.output, model=args.model,
+                             batch_size=args.batch_size, batch_chars=args.batch_chars,
+                             text_column=args.text_column, rules=args.rules,
+                             exceptions=args.exceptions, glossary=args.glossary,
+                             reprocess=args.reprocess, workers=args.workers, runner=args.runner,
+                             dask_address=args.dask_address, entity_patterns=args.entity_patterns,
+                             max_reject_fraction=args.max_reject_fraction,
+                             max_document_bytes=args.max_document_bytes,
+                             max_file_bytes=args.max_file_bytes)
+    except (Interrupted, TerminationSignal, KeyboardInterrupt):
+        _stop_now(128 + (_STOP.signum or signal.SIGINT))
+    except Exception:
+        if _STOP.signum is not None:  # a failure the interrupt caused (its API server died)
+            _stop_now(128 + _STOP.signum)
+        raise
     print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
                                               "rejects", "skipped", "edits", "flags",
                                               "entities", "report")}, indent=2))
+    if _STOP.signum is not None:  # asked to stop as the run ended: its servers may be gone
+        _stop_now(128 + _STOP.signum)
     return 0
 
 
