@@ -107,8 +107,18 @@ def test_killed_runs_then_a_rerun_publish_every_document_once(tmp_path) -> None:
     proc = run_cli(src, out, "--workers", "2")
     assert proc.returncode == 0, proc.stderr.read()[-3000:]
     assert_consistent(out, sources)
+    assert_counts_match(out)
     statuses = Counter(r["status"] for r in table(out, "runs"))
     assert statuses["completed"] == 1 and statuses["interrupted"] >= 3, statuses
+
+
+def assert_counts_match(out: Path) -> None:
+    """Every run's counts say what is published under its run_id (recounted by the recovery
+    for runs that died or had batches rolled forward)."""
+    for name in ("documents", "rejects"):
+        published = Counter(r["run_id"] for r in table(out, name))
+        claimed = {r["run_id"]: json.loads(r["counts"])[name] for r in table(out, "runs")}
+        assert claimed == {run_id: published[run_id] for run_id in claimed}, name
 
 
 def session_processes(sid: int) -> list[str]:
@@ -172,6 +182,7 @@ def test_interrupt_stops_every_process_and_records_the_run_interrupted(
     assert json.loads(run["counts"])["documents"] <= published
     preprocess(source=str(src), output=str(out), batch_size=100, workers=1)
     assert_consistent(out, sources)
+    assert_counts_match(out)
 
 
 def test_concurrent_runs_equal_sequential_runs(tmp_path) -> None:
