@@ -34,7 +34,7 @@ from prefect.futures import PrefectFuture
 from prefect.states import Completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from tasks.annotate import DEFAULT_MODEL, model_version
+from tasks.annotate import DEFAULT_MODEL, EntityPatterns, model_version, read_entity_patterns
 from tasks.batch import Batch, chunk, incoming_table, rejects_table
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entities import write_entity_index
@@ -285,7 +285,7 @@ def default_workers() -> int:
 def process_sources(sources: list[str], source: str, out: str, config: CleanConfig, cleaner: str,
                     model: str, model_str: str, run_id: str, parameters: dict, batch_size: int,
                     batch_chars: int, text_column: str, reprocess: bool, max_inflight: int,
-                    flow_run_id: str | None, entity_patterns: str | None = None,
+                    flow_run_id: str | None, entity_patterns: EntityPatterns | None = None,
                     limits: Limits | None = None) -> dict:
     """Read, clean, annotate and publish every batch, under the output's lock."""
     logger = get_run_logger()
@@ -443,9 +443,9 @@ def preprocess(
                          "max_reject_fraction between 0 and 1")
     config = CleanConfig.from_options(rules, exceptions, glossary)
     cleaner = cleaner_version(config)
-    if entity_patterns:  # workers may run elsewhere: an absolute path, checked now
-        entity_patterns = str(Path(entity_patterns).resolve())
-    model_str = model_version(model, entity_patterns)
+    # read and checked once, here: its content goes to the workers with every batch
+    patterns = read_entity_patterns(entity_patterns) if entity_patterns else None
+    model_str = model_version(model, patterns)
     out = check_output(output)
     sources = find_sources(source, exclude=out)
     run_id = _new_run_id()
@@ -458,7 +458,7 @@ def preprocess(
     counts = process_sources.with_options(task_runner=task_runner)(
         sources, source, str(out), config, cleaner, model, model_str, run_id, parameters,
         batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id,
-        entity_patterns, limits)
+        patterns, limits)
     status = counts.pop("status")
     counts.pop("message", None)
     report = counts.pop("report", None)
