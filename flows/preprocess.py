@@ -9,33 +9,49 @@ task on a worker] -> publish -> record the run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import re
+import signal
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
+import psutil
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.context import get_run_context
+from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
 from prefect.states import Completed
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
-from tasks.annotate import DEFAULT_MODEL, model_version
+from tasks.annotate import DEFAULT_MODEL, EntityPatterns, model_version, read_entity_patterns
 from tasks.batch import Batch, chunk, incoming_table, rejects_table
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entities import write_entity_index
 from tasks.faults import failpoint
-from tasks.ingest import Document, Reject, find_sources, read_sources
+from tasks.ingest import (
+    MAX_DOCUMENT_BYTES,
+    MAX_FILE_BYTES,
+    Document,
+    Limits,
+    Reject,
+    find_sources,
+    read_sources,
+)
 from tasks.process import process_batch
 from tasks.report import write_report
 from tasks.write import (
+    Published,
     Staged,
     check_output,
     output_lock,
@@ -60,6 +76,98 @@ def _size(path: str) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+class Interrupted(RuntimeError):
+    """Ctrl-C or SIGTERM reached the run: it stops at the next document or batch."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class _StopRequest:
+    """A stop asked for by a signal: the handler only notes it, the flow acts on it between
+    documents and batches. (An exception raised by a handler lands anywhere: a SIGTERM inside
+    Prefect's serializer failed the run instead of interrupting it.)"""
+
+    signum: int | None = None
+    cli = False  # main() owns the process's signals (a deployment's runner keeps Prefect's)
+    # records the run as interrupted if the flow cannot do it in time (blocked on a Prefect
+    # API that died of the same Ctrl-C); set while a run holds its output
+    record: Callable[[], object] | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
+_STOP = _StopRequest()
+_GRACE_SECONDS = 10.0  # for the batch in hand and the runs row, then stop regardless
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _STOP.signum is not None:  # asked twice: stop now
+        _stop_now(128 + signum)
+    _STOP.signum = signum
+    logging.getLogger(__name__).warning(
+        "%s: stopping after the batch in hand (at most %.0f s; send it again to stop now)",
+        signal.Signals(signum).name, _GRACE_SECONDS)
+    timer = threading.Timer(_GRACE_SECONDS, _stop_now, args=(128 + signum,))
+    timer.daemon = True
+    timer.start()
+
+
+@contextlib.contextmanager
+def _signals_noted() -> Iterator[None]:
+    """Within the run, Ctrl-C and SIGTERM are noted, not raised (Prefect's own SIGTERM handler,
+    which raises, is set aside and put back)."""
+    if not _STOP.cli or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def _drain_prefect_events() -> None:
+    from prefect._internal.concurrency.services import _QueueServiceBase
+
+    with contextlib.suppress(Exception):
+        _QueueServiceBase.drain_all(timeout=2.5)
+
+
+def _stop_now(code: int) -> NoReturn:
+    """Leave within seconds of Ctrl-C or SIGTERM, with nothing the run started left running.
+
+    Prefect's exit-time drain waits (for minutes) on an API that may have died of the same
+    signal: Ctrl-C reaches the whole process group, its temporary server included. Give the
+    drain a few seconds, then stop every child process (the temporary server, the workers)
+    and exit without the drain. The runs row is already written by then."""
+    record, _STOP.record = _STOP.record, None
+    if record is not None:
+        try:
+            record()
+        except Exception:
+            logging.getLogger(__name__).exception("could not record the interrupted run")
+    drain = threading.Thread(target=_drain_prefect_events, daemon=True)
+    drain.start()
+    drain.join(3)
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _new_run_id() -> str:
@@ -116,22 +224,33 @@ class _Progress:
         }
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&])")
+
+
+def _md(value: object) -> str:
+    """Text for a markdown table cell: one line, every markdown character escaped (an entity
+    label or a reject reason with ``|`` would otherwise split the table)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+
+
 def _markdown(run_id: str, status: str, counts: dict, output: str,
               report: str | None = None) -> str:
     def table(title: str, data: dict) -> str:
         if not data:
             return f"**{title}**: none\n"
-        rows = "\n".join(f"| {k} | {v} |" for k, v in sorted(data.items(), key=lambda kv: -kv[1]))
+        rows = "\n".join(f"| {_md(k)} | {_md(v)} |"
+                         for k, v in sorted(data.items(), key=lambda kv: -kv[1]))
         return f"**{title}**\n\n| | count |\n|---|---:|\n{rows}\n"
 
-    head = (f"# preprocess run `{run_id}`: {status}\n\n"
-            f"Output: `{output}`\n\n"
-            + (f"Report (open in a browser): `{report}`\n\n" if report else "")
-            + f"| documents | rejects | skipped | edits | flags | sentences | entities |\n"
-            f"|---:|---:|---:|---:|---:|---:|---:|\n"
-            f"| {counts['documents']} | {counts['rejects']} | {counts['skipped']} | "
-            f"{counts['edits']} | {counts['flags']} | {counts['sentences']} | "
-            f"{counts['entities']} |\n\n")
+    head = (f"# preprocess run {_md(run_id)}: {_md(status)}\n\n"
+            f"Output: {_md(output)}\n\n"
+            + (f"Report (open in a browser): {_md(report)}\n\n" if report else "")
+            + "| documents | rejects | skipped | edits | flags | sentences | entities |\n"
+            "|---:|---:|---:|---:|---:|---:|---:|\n"
+            + " | ".join(["", *(_md(counts[k]) for k in ("documents", "rejects", "skipped",
+                                                         "edits", "flags", "sentences",
+                                                         "entities")), ""]).strip()
+            + "\n\n")
     return head + "\n".join([
         table("Rejects by reason", counts["rejects_by_reason"]),
         table("Edits by rule", counts["edits_by_rule"]),
@@ -166,7 +285,8 @@ def default_workers() -> int:
 def process_sources(sources: list[str], source: str, out: str, config: CleanConfig, cleaner: str,
                     model: str, model_str: str, run_id: str, parameters: dict, batch_size: int,
                     batch_chars: int, text_column: str, reprocess: bool, max_inflight: int,
-                    flow_run_id: str | None, entity_patterns: str | None = None) -> dict:
+                    flow_run_id: str | None, entity_patterns: EntityPatterns | None = None,
+                    limits: Limits | None = None) -> dict:
     """Read, clean, annotate and publish every batch, under the output's lock."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
@@ -182,44 +302,54 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 "counts": json.dumps(progress.counts(), sort_keys=True), "status": status,
                 "message": message, "cleaner_version": cleaner, "model": model_str}
 
-    with output_lock(out_path):
+    def record_interrupted() -> None:
+        name = signal.Signals(_STOP.signum or signal.SIGINT).name
+        write_run(out_path, run_row("interrupted", f"interrupted ({name}) while blocked: the "
+                                    "published batches stay, the next run publishes committed "
+                                    "ones and processes the rest"))
+
+    with output_lock(out_path), _signals_noted():
         try:
             recover(out_path)
             write_run(out_path, run_row("running", None))
-            seen = {} if reprocess else published_ids(out_path, cleaner, model_str)
-            if seen:
-                logger.info("%d documents already published with these versions will be skipped",
-                            len(seen))
+            _STOP.record = record_interrupted
+            seen = Published({}, set()) if reprocess else published_ids(out_path, cleaner,
+                                                                        model_str)
+            if seen.inputs:
+                logger.info("%d documents and rejects already recorded with these versions will "
+                            "be skipped", len(seen.inputs))
             this_run: dict[str, str] = {}
 
             def counted(paths: list[str]):
                 for path in paths:
-                    yield from read_sources([path], text_column)
+                    for item in read_sources([path], text_column, limits or Limits()):
+                        _STOP.check()
+                        yield item
                     progress.files_read += 1
                     progress.bytes_read += _size(path)
                     failpoint("read")
 
             def triage(items):
-                """Skip what is published; reject a second copy of the same text."""
+                """Skip what an earlier run recorded from the same source (a document or a
+                reject: an unchanged rerun records nothing again); reject a second copy of a
+                text."""
                 for item in items:
+                    if (item.doc_id, item.source) in seen.inputs:
+                        progress.skipped += 1
+                        continue
                     if isinstance(item, Document):
-                        first = this_run.get(item.doc_id) or seen.get(item.doc_id)
-                        if first == item.source and item.doc_id not in this_run:
-                            progress.skipped += 1
-                            continue
+                        first = this_run.get(item.doc_id) or seen.documents.get(item.doc_id)
                         if first is not None:
                             yield Reject(item.doc_id, item.source, "duplicate_text",
                                          f"same text as {first} (doc_id {item.doc_id[:12]}...)")
                             continue
                         this_run[item.doc_id] = item.source
-                    elif item.doc_id in seen and seen[item.doc_id] == item.source:
-                        progress.skipped += 1
-                        continue
                     yield item
 
             inflight: list[PrefectFuture] = []
 
             def publish_oldest() -> None:
+                _STOP.check()
                 staged: Staged = inflight.pop(0).result()
                 publish_batch(staged, out)
                 progress.add(staged)
@@ -237,6 +367,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                     publish_oldest()
             while inflight:
                 publish_oldest()
+            _STOP.check()
             counts = progress.counts()
             status = "completed_with_rejects" if counts["rejects"] else "completed"
             if not counts["documents"] and not counts["rejects"]:
@@ -254,9 +385,16 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 logger.exception("the entity index or the report could not be written")
                 message = f"tables published; index/report failed: {type(exc).__name__}: {exc}"
         except BaseException as exc:
-            message = f"{type(exc).__name__}: {exc}"
+            if _STOP.signum is not None or isinstance(exc, KeyboardInterrupt | TerminationSignal):
+                status = "interrupted"
+                name = signal.Signals(_STOP.signum or getattr(exc, "signal", signal.SIGINT)).name
+                message = (f"interrupted ({name}): the published batches stay, the next run "
+                           "publishes committed ones and processes the rest")
+            else:
+                message = f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            _STOP.record = None
             counts = progress.counts()
             try:
                 write_run(out_path, run_row(status, message))
@@ -282,29 +420,34 @@ def preprocess(
     dask_address: str | None = None,
     entity_patterns: str | None = None,
     max_reject_fraction: float = 1.0,
+    max_document_bytes: int = MAX_DOCUMENT_BYTES,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> dict:
     """Clean machine-translation artifacts, annotate entities, write Parquet tables.
 
     The run ends Completed (its message counts rejects), or Failed when more than
     ``max_reject_fraction`` of the input documents were rejected (the tables are published
-    either way: the rejects are there to look at).
+    either way: the rejects are there to look at). A document over ``max_document_bytes`` or
+    the rest of a file past ``max_file_bytes`` (uncompressed) is a ``too_large`` reject.
     """
     logger = get_run_logger()
     parameters = dict(source=source, output=output, model=model, batch_size=batch_size,
                       batch_chars=batch_chars, text_column=text_column, rules=rules,
                       exceptions=exceptions, glossary=glossary, reprocess=reprocess,
                       workers=workers, runner=runner, dask_address=dask_address,
-                      entity_patterns=entity_patterns, max_reject_fraction=max_reject_fraction)
+                      entity_patterns=entity_patterns, max_reject_fraction=max_reject_fraction,
+                      max_document_bytes=max_document_bytes, max_file_bytes=max_file_bytes)
+    limits = Limits(max_document_bytes, max_file_bytes)
     if batch_size < 1 or batch_chars < 1 or workers < 0 or not 0 <= max_reject_fraction <= 1:
         raise ValueError("batch_size and batch_chars must be at least 1, workers at least 0, "
                          "max_reject_fraction between 0 and 1")
     config = CleanConfig.from_options(rules, exceptions, glossary)
     cleaner = cleaner_version(config)
-    if entity_patterns:  # workers may run elsewhere: an absolute path, checked now
-        entity_patterns = str(Path(entity_patterns).resolve())
-    model_str = model_version(model, entity_patterns)
+    # read and checked once, here: its content goes to the workers with every batch
+    patterns = read_entity_patterns(entity_patterns) if entity_patterns else None
+    model_str = model_version(model, patterns)
     out = check_output(output)
-    sources = find_sources(source)
+    sources = find_sources(source, exclude=out)
     run_id = _new_run_id()
     ctx = get_run_context()
     flow_run_id = str(ctx.flow_run.id) if getattr(ctx, "flow_run", None) else None
@@ -315,7 +458,7 @@ def preprocess(
     counts = process_sources.with_options(task_runner=task_runner)(
         sources, source, str(out), config, cleaner, model, model_str, run_id, parameters,
         batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id,
-        entity_patterns)
+        patterns, limits)
     status = counts.pop("status")
     counts.pop("message", None)
     report = counts.pop("report", None)
@@ -361,22 +504,42 @@ def main(argv: list[str] | None = None) -> int:
                         "matches win over the model (see config/entity_patterns.example.jsonl)")
     parser.add_argument("--max-reject-fraction", type=float, default=1.0,
                         help="fail the run when more than this fraction of inputs is rejected")
+    parser.add_argument("--max-document-bytes", type=int, default=MAX_DOCUMENT_BYTES,
+                        help="a text file, JSONL line, CSV row or Parquet value larger than this "
+                        "is rejected as too_large (default: 64 MiB)")
+    parser.add_argument("--max-file-bytes", type=int, default=MAX_FILE_BYTES,
+                        help="the rest of a file past this many (uncompressed) bytes is rejected "
+                        "as too_large (default: 8 GiB)")
     parser.add_argument("--dask-address", help="scheduler of an existing Dask cluster "
                         "(tcp://host:8786); without it --runner dask starts a local cluster")
     args = parser.parse_args(argv)
     if args.dask_address:
         args.runner = "dask"
     logging.basicConfig(level=logging.INFO)
-    summary = preprocess(source=args.source, output=args.output, model=args.model,
-                         batch_size=args.batch_size, batch_chars=args.batch_chars,
-                         text_column=args.text_column, rules=args.rules,
-                         exceptions=args.exceptions, glossary=args.glossary,
-                         reprocess=args.reprocess, workers=args.workers, runner=args.runner,
-                         dask_address=args.dask_address, entity_patterns=args.entity_patterns,
-                         max_reject_fraction=args.max_reject_fraction)
+    _STOP.cli = True
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_signal)
+    try:
+        summary = preprocess(source=args.source, output=args.output, model=args.model,
+                             batch_size=args.batch_size, batch_chars=args.batch_chars,
+                             text_column=args.text_column, rules=args.rules,
+                             exceptions=args.exceptions, glossary=args.glossary,
+                             reprocess=args.reprocess, workers=args.workers, runner=args.runner,
+                             dask_address=args.dask_address, entity_patterns=args.entity_patterns,
+                             max_reject_fraction=args.max_reject_fraction,
+                             max_document_bytes=args.max_document_bytes,
+                             max_file_bytes=args.max_file_bytes)
+    except (Interrupted, TerminationSignal, KeyboardInterrupt):
+        _stop_now(128 + (_STOP.signum or signal.SIGINT))
+    except Exception:
+        if _STOP.signum is not None:  # a failure the interrupt caused (its API server died)
+            _stop_now(128 + _STOP.signum)
+        raise
     print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
                                               "rejects", "skipped", "edits", "flags",
                                               "entities", "report")}, indent=2))
+    if _STOP.signum is not None:  # asked to stop as the run ended: its servers may be gone
+        _stop_now(128 + _STOP.signum)
     return 0
 
 

@@ -12,13 +12,16 @@ import time
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import spacy
 from spacy.language import Language
+from spacy.matcher import Matcher
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from schemas.tables import DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
 from tasks.batch import Batch, rejects_table
@@ -47,12 +50,30 @@ class ModelNotFound(RuntimeError):
     pass
 
 
-def model_version(name: str, patterns: str | None = None) -> str:
+@dataclass(frozen=True)
+class EntityPatterns:
+    """A patterns file as the flow read it, once per run: its content travels with every batch,
+    so the workers use exactly what its hash (recorded in ``model``) says, even if the file
+    changes during the run. Equal (and cached) by path and hash."""
+
+    path: str
+    sha256: str
+    patterns: tuple[dict, ...] = field(compare=False, repr=False)
+
+
+def read_entity_patterns(path: str | os.PathLike[str]) -> EntityPatterns:
+    patterns, sha = load_patterns(path)
+    return EntityPatterns(str(Path(path).resolve()), sha, tuple(patterns))
+
+
+def model_version(name: str, patterns: str | EntityPatterns | None = None) -> str:
     """``name==version`` of an installed spaCy pipeline, without loading it; with a patterns
     file, ``+patterns:<sha8>`` of its bytes, so a changed file is a new model to reruns."""
     version = _package_version(name)
     if patterns:
-        return f"{version}+patterns:{load_patterns(patterns)[1][:8]}"
+        if not isinstance(patterns, EntityPatterns):
+            patterns = read_entity_patterns(patterns)
+        return f"{version}+patterns:{patterns.sha256[:8]}"
     return version
 
 
@@ -92,8 +113,26 @@ def load_patterns(path: str | os.PathLike[str]) -> tuple[list[dict], str]:
                 or not isinstance(pattern.get("pattern"), str | list)):
             raise ValueError(f'{p}:{n}: a pattern needs a string "label" and a "pattern" '
                              f"(a phrase, or a list of token patterns)")
+        _check_pattern(pattern["pattern"], f"{p}:{n}")
         patterns.append(pattern)
     return patterns, hashlib.sha256(data).hexdigest()
+
+
+def _check_pattern(pattern: str | list, where: str) -> None:
+    """What spaCy would refuse in a worker (an empty token list is E012 there), refused here,
+    in the flow process, before anything is written."""
+    if isinstance(pattern, str):
+        if not pattern.strip():
+            raise ValueError(f'{where}: "pattern" is an empty phrase; give the words to match')
+        return
+    if not pattern:
+        raise ValueError(f'{where}: "pattern" is an empty list of token patterns; give at least '
+                         'one, e.g. [{"LOWER": "kyiv"}]')
+    try:
+        Matcher(Vocab(), validate=True).add("check", [pattern])
+    except ValueError as exc:  # MatchPatternError is one
+        why = " ".join(str(exc).split())
+        raise ValueError(f"{where}: not a valid list of token patterns: {why}") from exc
 
 
 @Language.component("mtclean_model_ents")
@@ -103,17 +142,22 @@ def _keep_model_ents(doc: Doc) -> Doc:
     return doc
 
 
-def load_pipeline(name: str, patterns: str | None = None) -> Language:
-    """The pipeline for entity annotation, loaded once per process and patterns file."""
-    if not patterns:
-        return _pipeline(name, None, None)
+def load_pipeline(name: str, patterns: str | EntityPatterns | None = None) -> Language:
+    """The pipeline for entity annotation, loaded once per process and patterns content."""
+    if patterns is None or isinstance(patterns, EntityPatterns):
+        return _pipeline(name, patterns)
     path = Path(patterns).resolve()
     stat = path.stat()  # a changed file is a new cache key; an unchanged one is not re-read
-    return _pipeline(name, str(path), (stat.st_mtime_ns, stat.st_size))
+    return _pipeline(name, _read_cached(str(path), (stat.st_mtime_ns, stat.st_size)))
 
 
 @functools.cache
-def _pipeline(name: str, patterns: str | None, version: tuple[int, int] | None) -> Language:
+def _read_cached(path: str, version: tuple[int, int]) -> EntityPatterns:
+    return read_entity_patterns(path)
+
+
+@functools.cache
+def _pipeline(name: str, patterns: EntityPatterns | None) -> Language:
     _package_version(name)
     nlp = spacy.load(name, exclude=list(_NOT_NEEDED))
     if "ner" not in nlp.pipe_names:
@@ -130,7 +174,7 @@ def _pipeline(name: str, patterns: str | None, version: tuple[int, int] | None) 
         ruler = nlp.add_pipe("entity_ruler", after="mtclean_model_ents",
                              config={"overwrite_ents": True})
         ruler.add_patterns([p if p.get("id") else {**p, "id": RULER_ID}
-                            for p in load_patterns(patterns)[0]])
+                            for p in patterns.patterns])
     nlp.add_pipe("sentencizer")
     nlp.max_length = max(nlp.max_length, PIECE_CHARS * 2)
     return nlp
@@ -172,7 +216,7 @@ def pieces(text: str, limit: int = PIECE_CHARS) -> Iterator[tuple[int, str]]:
 
 
 def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
-                       patterns: str | None = None) -> Batch:
+                       patterns: str | EntityPatterns | None = None) -> Batch:
     """Sentences and entities for every document; builds the final ``documents`` rows."""
     started = time.perf_counter()
     nlp = load_pipeline(model_name, patterns)

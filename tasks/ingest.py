@@ -6,6 +6,7 @@ Pure functions first, thin Prefect tasks at the end. Every input document become
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import gzip
@@ -65,6 +66,23 @@ class Reject:
     raw_text: str | None = None
 
 
+MAX_DOCUMENT_BYTES = 64 << 20
+MAX_FILE_BYTES = 8 << 30
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much one input may hold. More becomes a ``too_large`` reject, never a failed run:
+    memory is bounded by ``document_bytes``, not by the size of a file (or what it expands to)."""
+
+    document_bytes: int = MAX_DOCUMENT_BYTES  # a text file, JSONL line, CSV row, Parquet value
+    file_bytes: int = MAX_FILE_BYTES  # uncompressed bytes of one file
+
+    def __post_init__(self) -> None:
+        if self.document_bytes < 1 or self.file_bytes < 1:
+            raise ValueError("max_document_bytes and max_file_bytes must be at least 1")
+
+
 class BadInput(Exception):
     """An input that cannot become a document; ``reason`` is a stable code."""
 
@@ -84,11 +102,13 @@ def sha256_hex(data: str | bytes) -> str:
 # finding sources
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, exclude: str | None = None, excluded: list[str] | None = None
+          ) -> Iterator[Path]:
     """Files under ``root``, following directory symlinks once (a symlink loop is cut).
 
     A directory that cannot be listed is yielded itself, so that reading it gives an
-    ``unreadable`` reject instead of its files vanishing without a word."""
+    ``unreadable`` reject instead of its files vanishing without a word. The directory whose
+    real path is ``exclude`` (the output) is not entered; it is noted in ``excluded``."""
     seen: set[str] = set()
     failed: list[OSError] = []
     hidden = 0
@@ -100,6 +120,11 @@ def _walk(root: Path) -> Iterator[Path]:
             log.warning("skipping %s: a symlink loop leads back to %s", dirpath, real)
             continue
         seen.add(real)
+        if real == exclude:
+            dirnames[:] = []
+            if excluded is not None:
+                excluded.append(dirpath)
+            continue
         hidden += sum(d.startswith((".", "_")) for d in dirnames)
         hidden += sum(f.startswith((".", "_")) for f in filenames)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
@@ -119,28 +144,46 @@ def _failed_dirs(failed: list[OSError]) -> Iterator[Path]:
             yield Path(os.fsdecode(exc.filename))
 
 
-def find_sources(source: str | os.PathLike[str]) -> list[str]:
-    """Files named by ``source``: a file, a directory (recursively) or a glob pattern."""
+def find_sources(source: str | os.PathLike[str], exclude: str | os.PathLike[str] | None = None
+                 ) -> list[str]:
+    """Files named by ``source``: a file, a directory (recursively) or a glob pattern.
+
+    Nothing under ``exclude`` (the output folder, when it lies inside the source) is a source:
+    a run must never read back its own tables and reports. One warning says so."""
     text = os.fspath(source)
     path = Path(text)
+    out = None if exclude is None else os.path.realpath(exclude)
+    excluded: list[str] = []
+
+    def outside(p: str) -> bool:
+        if out is not None and (os.path.realpath(p) + os.sep).startswith(out + os.sep):
+            excluded.append(p)
+            return False
+        return True
+
     if path.is_dir():
-        return [str(p) for p in _walk(path)]
-    if path.exists() or path.is_symlink():
-        return [str(path)]
-    if glob.has_magic(text):
-        files: dict[str, None] = {}  # ordered set: "data/**" matches a directory and its files
+        files = [str(p) for p in _walk(path, out, excluded) if outside(str(p))]
+    elif path.exists() or path.is_symlink():
+        files = [str(path)] if outside(text) else []
+    elif glob.has_magic(text):
+        found: dict[str, None] = {}  # ordered set: "data/**" matches a directory and its files
         for match in sorted(glob.glob(text, recursive=True)):
             p = Path(match)
             if p.is_dir():
-                files.update((str(f), None) for f in _walk(p))
-            else:
-                files[match] = None
-        if files:
-            return list(files)
-        raise FileNotFoundError(f"source pattern {text!r} matches no file")
-    raise FileNotFoundError(
-        f"source {text!r} does not exist: give a file, a directory or a glob such as 'data/**/*.jsonl'"
-    )
+                found.update((str(f), None) for f in _walk(p, out, excluded) if outside(str(f)))
+            elif outside(match):
+                found[match] = None
+        if not found and not excluded:
+            raise FileNotFoundError(f"source pattern {text!r} matches no file")
+        files = list(found)
+    else:
+        raise FileNotFoundError(
+            f"source {text!r} does not exist: give a file, a directory or a glob such as "
+            "'data/**/*.jsonl'")
+    if excluded:
+        log.warning("the output folder %s is inside the source %s: its tables and reports are "
+                    "not read as input", exclude, text)
+    return files
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,7 +281,6 @@ def _document(text: str, source: str, encoding: str, detected: bool, external_id
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16/32, either byte order
 _CSV_FIELD_LIMIT = 2**31 - 1  # the default (128 KiB) would reject a long document as corrupt
 _NOT_A_FILE = (
     (stat.S_ISDIR, "a directory"),
@@ -265,57 +307,174 @@ def _check_regular(path: str) -> None:
         raise BadInput("unreadable", f"{path} cannot be read: it is {kind}, not a regular file")
 
 
-def _open_bytes(path: str, gz: bool) -> bytes:
-    with open(path, "rb") as fh:
-        data = fh.read()
-    if gz:
+class _Input(io.RawIOBase):
+    """The (decompressed) bytes of one file, read incrementally: never the whole file at once.
+
+    Reading past ``limits.file_bytes`` raises ``too_large``; a damaged gzip stream raises
+    ``corrupt_file`` where it is found (the rows before it are kept)."""
+
+    def __init__(self, path: str, gz: bool, limits: Limits) -> None:
+        super().__init__()
+        self.path, self.gz, self.limits = path, gz, limits
+        self.total = 0
+        self._raw = open(path, "rb")  # noqa: SIM115 -- closed by close()
+        self._stream: io.BufferedIOBase = gzip.GzipFile(fileobj=self._raw) if gz else self._raw
+
+    def __enter__(self) -> _Input:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # for io.TextIOWrapper
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.limits.file_bytes:
+            what = "expands to" if self.gz else "holds"
+            raise BadInput("too_large", f"{self.path} {what} more than {self.limits.file_bytes:,} "
+                           f"bytes (max_file_bytes); split it or raise the limit")
+        return data
+
+    def read(self, size: int = -1) -> bytes:
         try:
-            return gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise BadInput("corrupt_file", f"{path} is not a valid gzip file: {exc}") from exc
-    return data
+            return self._count(self._stream.read(size))
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise BadInput("corrupt_file", f"{self.path} is not a valid gzip file: {exc}") from exc
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._count(self._stream.readline(size))
+        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+            raise BadInput("corrupt_file", f"{self.path} is not a valid gzip file: {exc}") from exc
 
 
-def _read_jsonl(path: str, data: bytes, text_column: str) -> Iterator[Document | Reject]:
-    wide = None
-    if data.startswith(_WIDE_BOMS):  # UTF-16/32 lines can only be split once decoded
-        text, encoding, detected = decode(data, path)
-        data, wide = text.encode("utf-8"), (encoding, detected)
-    # bytes.splitlines splits on \n, \r and \r\n only; JSON strings may hold a raw U+2028
-    lines = data.splitlines()
+def _head(path: str, gz: bool, limits: Limits, size: int = 4 << 20) -> bytes:
+    """The first ``size`` bytes (decompressed): enough to sniff a BOM, magic or an encoding."""
+    with _Input(path, gz, limits) as stream:
+        return stream.read(size)
+
+
+def _too_large(path: str, source: str, size: str, limits: Limits) -> Reject:
+    """A reject for an input over the document limit; its id is stable while the file is
+    unchanged (the input itself is never read whole, so it cannot be hashed)."""
+    st = os.stat(path)
+    doc_id = sha256_hex(f"too_large:{source}:{st.st_size}:{st.st_mtime_ns}")
+    return Reject(doc_id, source, "too_large",
+                  f"{source}: {size} is larger than {limits.document_bytes:,} bytes "
+                  f"(max_document_bytes); it was not read")
+
+
+def _lines(stream: _Input | _WideLines, limit: int) -> Iterator[bytes | None]:
+    """Lines split as ``bytes.splitlines`` does, holding at most ``limit`` bytes at a time;
+    ``None`` stands for a line longer than ``limit`` (skipped to its end, never held)."""
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield None
+            continue
+        yield from line.splitlines() or [b""]
+
+
+class _WideLines:
+    """Lines of a UTF-16/32 file as UTF-8 bytes (such lines can only be split once decoded)."""
+
+    def __init__(self, stream: _Input, encoding: str) -> None:
+        self.path = stream.path
+        self._text = io.TextIOWrapper(io.BufferedReader(stream), encoding=encoding, newline="")
+
+    def readline(self, size: int) -> bytes:
+        try:
+            return self._text.readline(size).encode("utf-8", "surrogatepass")
+        except UnicodeDecodeError as exc:
+            raise BadInput("undecodable", f"{self.path} is not valid {self._text.encoding}: {exc}"
+                           ) from exc
+
+
+def _wide_encoding(head: bytes) -> tuple[str, bool] | None:
+    for bom, enc in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                     (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if head.startswith(bom):
+            return enc, True
+    return None
+
+
+def _read_jsonl(path: str, gz: bool, text_column: str, limits: Limits
+                ) -> Iterator[Document | Reject]:
+    wide = _wide_encoding(_head(path, gz, limits, 4))
     fallback: list[str | None] = []  # the encoding of the lines that are not UTF-8, found once
-    for n, line in enumerate(lines, start=1):
-        source = f"{path}#{n}"
-        if not line.strip():
-            continue  # blank lines separate nothing in JSONL
-        try:
-            text_line, encoding, detected = _decode_line(line, n, lines, fallback)
-            record = json.loads(text_line)
-        except BadInput as bad:
-            yield Reject(sha256_hex(line), source, bad.reason, bad.detail)
-            continue
-        except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nesting
-            why = (f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError)
-                   else str(exc) or type(exc).__name__)
-            yield Reject(sha256_hex(line), source, "malformed_json",
-                         f"line {n} is not valid JSON: {why}",
-                         _storable(line.decode("utf-8", "replace"))[0])
-            continue
-        if wide is not None:
-            encoding, detected = wide
-        if not isinstance(record, dict):
-            yield Reject(sha256_hex(line), source, "malformed_json",
-                         f"line {n} is a JSON {type(record).__name__}, not an object with a "
-                         f"{text_column!r} field",
-                         _storable(text_line)[0])
-            continue
-        yield _record(record, source, text_column, encoding, detected, sha256_hex(line))
+    with _Input(path, gz, limits) as stream:
+        lines = _lines(stream if wide is None else _WideLines(stream, wide[0]),
+                       limits.document_bytes)
+        for n, line in enumerate(lines, start=1):
+            source = f"{path}#{n}"
+            if line is None:
+                yield _too_large(path, source, f"line {n}", limits)
+                continue
+            if not line.strip():
+                continue  # blank lines separate nothing in JSONL
+            try:
+                if not fallback and not _is_utf8(line.removeprefix(_UTF8_BOM)):
+                    fallback.append(_non_utf8_encoding(path, gz, limits))
+                text_line, encoding, detected = _decode_line(line, n, fallback)
+                record = json.loads(text_line)
+            except BadInput as bad:
+                if bad.reason == "too_large":  # the file limit, seen while scanning
+                    raise
+                yield Reject(sha256_hex(line), source, bad.reason, bad.detail)
+                continue
+            except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nesting
+                why = (f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError)
+                       else str(exc) or type(exc).__name__)
+                yield Reject(sha256_hex(line), source, "malformed_json",
+                             f"line {n} is not valid JSON: {why}",
+                             _storable(line.decode("utf-8", "replace"))[0])
+                continue
+            if wide is not None:
+                encoding, detected = wide
+            if not isinstance(record, dict):
+                yield Reject(sha256_hex(line), source, "malformed_json",
+                             f"line {n} is a JSON {type(record).__name__}, not an object with a "
+                             f"{text_column!r} field",
+                             _storable(text_line)[0])
+                continue
+            yield _record(record, source, text_column, encoding, detected, sha256_hex(line))
 
 
-def _decode_line(line: bytes, n: int, lines: list[bytes], fallback: list[str | None]
-                 ) -> tuple[str, str, bool]:
-    """One JSONL line: UTF-8, else the encoding detected once over all the non-UTF-8 lines
-    (one line alone is too short for charset detection to be trusted)."""
+def _non_utf8_encoding(path: str, gz: bool, limits: Limits, sample: int = 4 << 20) -> str | None:
+    """The encoding of a file's non-UTF-8 lines, detected over (the first 4 MiB of) them all:
+    one line alone is too short for charset detection to be trusted. A second pass over the
+    file, made only when such a line exists."""
+    found: list[bytes] = []
+    size = 0
+    with _Input(path, gz, limits) as stream:
+        for line in _lines(stream, limits.document_bytes):
+            if line is not None and not _is_utf8(line):
+                found.append(line)
+                size += len(line) + 1
+                if size >= sample:
+                    break
+    return _detect_encoding(b"\n".join(found)) if found else None
+
+
+def _decode_line(line: bytes, n: int, fallback: list[str | None]) -> tuple[str, str, bool]:
+    """One JSONL line: UTF-8, else the encoding detected once over the non-UTF-8 lines."""
     what = f"line {n}"
     encoding = "utf-8"
     if n == 1 and line.startswith(_UTF8_BOM):
@@ -326,9 +485,7 @@ def _decode_line(line: bytes, n: int, lines: list[bytes], fallback: list[str | N
         pass
     if b"\x00" in line:
         raise BadInput("binary", f"{what} holds binary data (NUL bytes), not text")
-    if not fallback:
-        fallback.append(_detect_encoding(b"\n".join(x for x in lines if not _is_utf8(x))))
-    encoding = fallback[0]
+    encoding = fallback[0] if fallback else None
     if encoding is None:
         raise BadInput("undecodable", f"{what} is not UTF-8 and no text encoding fits its bytes")
     try:
@@ -361,25 +518,79 @@ def _record(record: dict, source: str, text_column: str, encoding: str, detected
     return _document(text, source, encoding, detected, record.get("id"), meta or None)
 
 
-def _read_csv(path: str, data: bytes, text_column: str, delimiter: str) -> Iterator[Document | Reject]:
-    text, encoding, detected = decode(data, path)
+def _csv_encoding(head: bytes, path: str) -> tuple[str, bool]:
+    """The encoding of a CSV file, from its first 4 MiB: a BOM, UTF-8, else detected."""
+    if not head.strip():
+        raise BadInput("empty", f"{path} is empty or only white space")
+    for magic, kind in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            raise BadInput("binary", f"{path} is {kind}, not text")
+    for bom, enc in ((_UTF8_BOM, "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"),
+                     (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
+                     (b"\xfe\xff", "utf-16")):
+        if head.startswith(bom):
+            return enc, enc != "utf-8-sig"
+    try:  # a multi-byte character may be cut at the end of the sample
+        _check_text(codecs.getincrementaldecoder("utf-8")().decode(head, final=False), path)
+        return "utf-8", False
+    except UnicodeDecodeError:
+        pass
+    _, encoding, detected = decode(head, path)
+    return encoding, detected
+
+
+class _CsvLines:
+    """Text lines for ``csv``, each at most ``limit`` bytes: a longer row is ``too_large``."""
+
+    def __init__(self, stream: _Input, encoding: str, limit: int) -> None:
+        self.path, self.limit, self.n = stream.path, limit, 0
+        self._text = io.TextIOWrapper(io.BufferedReader(stream), encoding=encoding, newline="")
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = self._text.readline(self.limit + 1)
+        except UnicodeDecodeError as exc:
+            raise BadInput("undecodable", f"{self.path} is not valid {self._text.encoding} "
+                           f"after line {self.n}: {exc}") from exc
+        if not line:
+            raise StopIteration
+        self.n += 1
+        if len(line) > self.limit and not line.endswith(("\n", "\r")):
+            raise BadInput("too_large", f"{self.path}: line {self.n} is longer than "
+                           f"{self.limit:,} characters (max_document_bytes)")
+        return line
+
+
+def _read_csv(path: str, gz: bool, text_column: str, delimiter: str, limits: Limits
+              ) -> Iterator[Document | Reject]:
+    encoding, detected = _csv_encoding(_head(path, gz, limits), path)
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        columns = reader.fieldnames or []
-        if text_column not in columns:
-            raise BadInput("missing_column",
-                           f"{path} has no {text_column!r} column "
-                           f"(columns: {', '.join(columns) or 'none'}); choose one with text_column")
-        for n, row in enumerate(reader, start=1):
-            source = f"{path}#{n}"
-            if None in row:  # more fields than the header names
-                row = {k: v for k, v in row.items() if k is not None}
-            yield _record(row, source, text_column, encoding, detected,
-                          sha256_hex(f"{path}#{n}:{row!r}"))
-    except csv.Error as exc:
-        raise BadInput("corrupt_file", f"{path} is not valid CSV: {exc}") from exc
+    with _Input(path, gz, limits) as stream:
+        reader = csv.DictReader(_CsvLines(stream, encoding, limits.document_bytes),
+                                delimiter=delimiter)
+        try:
+            columns = reader.fieldnames or []
+            if text_column not in columns:
+                raise BadInput("missing_column",
+                               f"{path} has no {text_column!r} column "
+                               f"(columns: {', '.join(columns) or 'none'}); choose one with "
+                               "text_column")
+            for n, row in enumerate(reader, start=1):
+                source = f"{path}#{n}"
+                if None in row:  # more fields than the header names
+                    row = {k: v for k, v in row.items() if k is not None}
+                text = row.get(text_column)
+                if isinstance(text, str) and len(text) > limits.document_bytes:
+                    yield _too_large(path, source, f"row {n}", limits)
+                    continue
+                yield _record(row, source, text_column, encoding, detected,
+                              sha256_hex(f"{path}#{n}:{row!r}"))
+        except csv.Error as exc:
+            raise BadInput("corrupt_file", f"{path} is not valid CSV: {exc}") from exc
 
 
 def _is_text_type(kind: pa.DataType) -> bool:
@@ -388,7 +599,7 @@ def _is_text_type(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
 
 
-def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str
+def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits: Limits
                   ) -> Iterator[Document | Reject]:
     try:
         pf = pq.ParquetFile(source)
@@ -415,12 +626,30 @@ def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str
             return
         for row in batch.to_pylist():
             n += 1
+            text = row.get(text_column)
+            if isinstance(text, str) and len(text) > limits.document_bytes // 4 and len(
+                    text.encode("utf-8", "surrogatepass")) > limits.document_bytes:
+                yield _too_large(path, f"{path}#{n}", f"row {n}", limits)
+                continue
             yield _record(row, f"{path}#{n}", text_column, "utf-8", False,
-                          sha256_hex(f"{path}#{n}:{row.get(text_column)!r}"))
+                          sha256_hex(f"{path}#{n}:{text!r}"))
 
 
-def read_source(path: str, text_column: str = "text") -> Iterator[Document | Reject]:
-    """Documents and rejects of one file; a bad file becomes one reject, never an exception."""
+def _read_text(path: str, gz: bool, limits: Limits) -> Document | Reject:
+    with _Input(path, gz, limits) as stream:
+        data = stream.read(limits.document_bytes + 1)
+    if len(data) > limits.document_bytes:
+        return _too_large(path, path, "the file" + (" (uncompressed)" if gz else ""), limits)
+    text, encoding, detected = decode(data, path)
+    return _document(text, path, encoding, detected)
+
+
+def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
+                ) -> Iterator[Document | Reject]:
+    """Documents and rejects of one file; a bad file becomes one reject, never an exception.
+
+    Read incrementally: memory is bounded by ``limits.document_bytes``, whatever the file's size
+    or what a ``.gz`` expands to."""
     suffix, gz = _format_of(path)
     n_out = 0
     try:
@@ -429,23 +658,24 @@ def read_source(path: str, text_column: str = "text") -> Iterator[Document | Rej
                            f"{path}: {suffix or 'no'} extension is not a supported format "
                            f"({', '.join(SUPPORTED)})")
         _check_regular(path)
+        if suffix in TEXT_SUFFIXES:
+            yield _read_text(path, gz, limits)
+            return
         if suffix == ".parquet" and not gz:  # read by row group, not all at once
             with open(path, "rb") as fh:
-                for item in _read_parquet(path, fh, text_column):
+                rows = _read_parquet(path, fh, text_column, limits)
+                for item in rows:
                     n_out += 1
                     yield item
         else:
-            data = _open_bytes(path, gz)
-            if suffix in TEXT_SUFFIXES:
-                text, encoding, detected = decode(data, path)
-                yield _document(text, path, encoding, detected)
-                return
             if suffix in (".jsonl", ".ndjson"):
-                rows = _read_jsonl(path, data, text_column)
+                rows = _read_jsonl(path, gz, text_column, limits)
             elif suffix in (".csv", ".tsv"):
-                rows = _read_csv(path, data, text_column, "\t" if suffix == ".tsv" else ",")
-            else:
-                rows = _read_parquet(path, io.BytesIO(data), text_column)
+                rows = _read_csv(path, gz, text_column, "\t" if suffix == ".tsv" else ",", limits)
+            else:  # a gzipped Parquet file needs random access: decompressed, within the limit
+                with _Input(path, gz, limits) as stream:
+                    data = stream.read(limits.file_bytes + 1)
+                rows = _read_parquet(path, io.BytesIO(data), text_column, limits)
             for item in rows:
                 n_out += 1
                 yield item
@@ -477,6 +707,7 @@ def _file_id(path: str, extra: str = "") -> str:
         return sha256_hex(f"unreadable:{path}:{extra}")
 
 
-def read_sources(paths: Iterable[str], text_column: str = "text") -> Iterator[Document | Reject]:
+def read_sources(paths: Iterable[str], text_column: str = "text", limits: Limits = Limits()
+                 ) -> Iterator[Document | Reject]:
     for path in paths:
-        yield from read_source(path, text_column)
+        yield from read_source(path, text_column, limits)

@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.annotate import annotate_documents
+from tasks.annotate import EntityPatterns, annotate_documents
 from tasks.batch import Batch
 from tasks.clean import CleanConfig
 from tasks.clean.batch import clean_documents
@@ -22,7 +22,7 @@ from tasks.write import Staged, stage_batch
 @task(name="process-batch", cache_policy=NO_CACHE, persist_result=False, retries=1,
       retry_delay_seconds=5)
 def process_batch(batch: Batch, config: CleanConfig, model_name: str, cleaner: str, model: str,
-                  output: str, entity_patterns: str | None = None) -> Staged:
+                  output: str, entity_patterns: EntityPatterns | str | None = None) -> Staged:
     """Clean and annotate a batch, then write its tables aside (committed, not yet published)."""
     batch = clean_documents(batch.copy(), config, cleaner, model)  # a retry starts afresh
     batch = annotate_documents(batch, model_name, cleaner, model, entity_patterns)

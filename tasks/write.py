@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,9 +165,12 @@ def publish_staged(output: Path, run_id: str, key: str, directory: Path) -> None
 
 
 def recover(output: Path) -> dict[str, int]:
-    """Finish what dead runs left: publish committed batches, delete the rest."""
+    """Finish what dead runs left: publish committed batches, delete the rest, and correct the
+    dead runs' rows in ``runs`` (status ``interrupted``; counts including what was rolled
+    forward, so they match what is published under their run_id)."""
     staging = output / STAGING
     done = {"rolled_forward": 0, "discarded": 0}
+    rolled: Counter[str] = Counter()  # run_id -> batches published on its behalf
     entries = sorted(staging.iterdir()) if staging.is_dir() else []
     for stray in (p for p in entries if not p.is_dir()):
         stray.unlink(missing_ok=True)  # a runs row that was being written
@@ -174,31 +178,69 @@ def recover(output: Path) -> dict[str, int]:
         for batch_dir in sorted(p for p in run_dir.iterdir() if p.is_dir()):
             if (batch_dir / READY).exists():
                 publish_staged(output, run_dir.name, batch_dir.name, batch_dir)
+                rolled[run_dir.name] += 1
                 done["rolled_forward"] += 1
             else:
                 shutil.rmtree(batch_dir, ignore_errors=True)
                 done["discarded"] += 1
         shutil.rmtree(run_dir, ignore_errors=True)
-    done["interrupted_runs"] = _mark_interrupted(output)
+    done["interrupted_runs"] = _correct_dead_runs(output, rolled)
     if any(done.values()):
         log.warning("recovered output of interrupted runs: %s batches published, %s discarded",
                     done["rolled_forward"], done["discarded"])
     return done
 
 
-def _mark_interrupted(output: Path) -> int:
-    """Runs still marked ``running`` died (we hold the lock): record them as interrupted."""
+_BREAKDOWNS = {"rejects": ("reason", "rejects_by_reason"), "edits": ("rule", "edits_by_rule"),
+               "flags": ("rule", "flags_by_rule"), "entities": ("label", "entities_by_label")}
+
+
+def published_counts(output: Path, run_id: str) -> dict:
+    """Rows published under ``run_id`` per table, and the rejects/edits/flags/entities by
+    reason, rule and label: a run's counts as the tables have them."""
+    counts: dict = {}
+    flt = ds.field("run_id") == run_id
+    for name in ("documents", "rejects", "edits", "flags", "sentences", "entities"):
+        dataset = table_dataset(output, name)
+        column, key = _BREAKDOWNS.get(name, (None, None))
+        if column is None:
+            counts[name] = 0 if dataset is None else dataset.count_rows(filter=flt)
+            continue
+        values = ([] if dataset is None else
+                  dataset.to_table(columns=[column], filter=flt).column(column).to_pylist())
+        counts[name] = len(values)
+        counts[key] = dict(Counter(values))
+    return counts
+
+
+def _correct_dead_runs(output: Path, rolled: Counter[str]) -> int:
+    """Rows of runs that died (still ``running``: we hold the lock) become ``interrupted``; their
+    counts, and those of runs whose committed batches were just rolled forward, are recounted
+    from the tables, so they match what is published under their run_id."""
     dataset = table_dataset(output, "runs")
     if dataset is None:
         return 0
-    rows = dataset.to_table(filter=ds.field("status") == "running").to_pylist()
-    for row in rows:
-        row["status"] = "interrupted"
-        row["message"] = ("the run stopped before it finished (killed or crashed); its "
-                          "committed batches are published, the rest was discarded and is "
-                          "processed by a later run")
+    marked = 0
+    for row in dataset.to_table().to_pylist():
+        run_id = row["run_id"]
+        if row["status"] != "running" and run_id not in rolled:
+            continue
+        if row["status"] == "running":
+            marked += 1
+            row["status"] = "interrupted"
+            row["message"] = ("the run stopped before it finished (killed or crashed); its "
+                              "committed batches are published, the rest was discarded and is "
+                              "processed by a later run")
+        counts = json.loads(row["counts"])
+        counts.update(published_counts(output, run_id))
+        if rolled[run_id]:
+            counts["rolled_forward_batches"] = rolled[run_id]
+            row["message"] = (f"{row['message'] or ''} [the next run published {rolled[run_id]} "
+                              "more committed batches of this run; counts recounted from the "
+                              "tables]").strip()
+        row["counts"] = json.dumps(counts, sort_keys=True)
         write_run(output, row)
-    return len(rows)
+    return marked
 
 
 @contextlib.contextmanager
@@ -230,19 +272,30 @@ def table_dataset(output: Path, name: str) -> ds.Dataset | None:
     return ds.dataset(path, format="parquet", partitioning="hive", schema=TABLES[name])
 
 
-def published_ids(output: Path, cleaner: str, model: str) -> dict[str, str]:
-    """doc_id -> source of everything already in documents or rejects for these versions."""
-    seen: dict[str, str] = {}
+@dataclass(frozen=True)
+class Published:
+    """What earlier runs with these versions recorded, so that a rerun records nothing twice."""
+
+    documents: dict[str, str]  # doc_id -> the source it was published from
+    inputs: set[tuple[str, str]]  # (doc_id, source) of every published document and reject
+
+
+def published_ids(output: Path, cleaner: str, model: str) -> Published:
+    """Everything already in documents or rejects for these versions."""
+    documents: dict[str, str] = {}
+    inputs: set[tuple[str, str]] = set()
     for name in ("documents", "rejects"):
         dataset = table_dataset(output, name)
         if dataset is None:
             continue
         flt = (ds.field("cleaner_version") == cleaner) & (ds.field("model") == model)
         table = dataset.to_table(columns=["doc_id", "source"], filter=flt)
-        for doc_id, source in zip(table.column("doc_id").to_pylist(),
-                                  table.column("source").to_pylist()):
-            seen.setdefault(doc_id, source)
-    return seen
+        pairs = zip(table.column("doc_id").to_pylist(), table.column("source").to_pylist())
+        for doc_id, source in pairs:
+            inputs.add((doc_id, source))
+            if name == "documents":
+                documents.setdefault(doc_id, source)
+    return Published(documents, inputs)
 
 
 def write_run(output: Path, row: dict) -> Path:

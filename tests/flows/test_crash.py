@@ -6,6 +6,7 @@ killed with SIGKILL at failpoints (tasks/faults.py) or from outside.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -106,8 +107,82 @@ def test_killed_runs_then_a_rerun_publish_every_document_once(tmp_path) -> None:
     proc = run_cli(src, out, "--workers", "2")
     assert proc.returncode == 0, proc.stderr.read()[-3000:]
     assert_consistent(out, sources)
+    assert_counts_match(out)
     statuses = Counter(r["status"] for r in table(out, "runs"))
     assert statuses["completed"] == 1 and statuses["interrupted"] >= 3, statuses
+
+
+def assert_counts_match(out: Path) -> None:
+    """Every run's counts say what is published under its run_id (recounted by the recovery
+    for runs that died or had batches rolled forward)."""
+    for name in ("documents", "rejects"):
+        published = Counter(r["run_id"] for r in table(out, name))
+        claimed = {r["run_id"]: json.loads(r["counts"])[name] for r in table(out, "runs")}
+        assert claimed == {run_id: published[run_id] for run_id in claimed}, name
+
+
+def session_processes(sid: int) -> list[str]:
+    """Command lines of the live processes of session ``sid`` (zombies do not count)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[3]) == sid and fields[0] != "Z":
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGTERM, False), (signal.SIGINT, True)],
+                         ids=["sigterm-to-the-flow", "ctrl-c-to-the-group"])
+def test_interrupt_stops_every_process_and_records_the_run_interrupted(
+        tmp_path, signum: int, group: bool) -> None:
+    """A real run with its own temporary API server, interrupted after its first batch.
+
+    SIGTERM (as `kill PID` sends it) used to kill the flow outright: uvicorn orphaned, the runs
+    row `failed`. Ctrl-C reaches the whole group, the server too: the flow then hung for
+    minutes in Prefect's exit-time drain, a worker alive, until a second Ctrl-C."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    sources = make_corpus(src, n_files=20, per_file=100)
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"))
+    env.pop("PREFECT_API_URL", None)  # the run starts its own temporary server
+    proc = subprocess.Popen([sys.executable, "-m", "flows.preprocess", "--source", str(src),
+                             "--output", str(out), "--batch-size", "100", "--workers", "1"],
+                            cwd=REPO, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 180
+        while (time.time() < deadline and proc.poll() is None
+               and not any((out / "documents").glob("*/*.parquet"))):
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stderr.read()[-3000:]
+        assert any("uvicorn" in c for c in session_processes(proc.pid))
+        sent = time.time()
+        if group:
+            os.killpg(proc.pid, signum)
+        else:
+            os.kill(proc.pid, signum)
+        assert proc.wait(timeout=60) == 128 + signum, proc.stderr.read()[-3000:]
+        assert time.time() - sent < 30
+        deadline = time.time() + 15
+        while session_processes(proc.pid) and time.time() < deadline:
+            time.sleep(0.2)
+        assert session_processes(proc.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    [run] = table(out, "runs")
+    assert run["status"] == "interrupted"
+    assert run["message"].startswith(f"interrupted ({signal.Signals(signum).name})")
+    published = len(table(out, "documents"))
+    assert 0 < published < 2000
+    assert json.loads(run["counts"])["documents"] <= published
+    preprocess(source=str(src), output=str(out), batch_size=100, workers=1)
+    assert_consistent(out, sources)
+    assert_counts_match(out)
 
 
 def test_concurrent_runs_equal_sequential_runs(tmp_path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 from pathlib import Path
 
 import duckdb
@@ -205,3 +206,95 @@ def test_reject_threshold_fails_the_run_but_keeps_the_tables(tmp_path) -> None:
     assert len(read(tmp_path / "out", "rejects")) == 2
     state = preprocess(source=str(src), output=str(tmp_path / "out2"), return_state=True)
     assert state.is_completed() and "2 rejects" in state.message
+
+
+def test_oversized_inputs_are_rejected_and_the_rest_is_published(tmp_path) -> None:
+    """A .gz expanding to 256 MiB of one line next to normal files: the run completes, the bomb
+    is a too_large reject naming the file, the normal files are published."""
+    src = tmp_path / "in"
+    src.mkdir()
+    block = gzip.compress(b"a" * (16 << 20), compresslevel=9)
+    (src / "bomb.txt.gz").write_bytes(block * 16)
+    (src / "bomb.jsonl.gz").write_bytes(
+        gzip.compress(b'{"text": "Rain is expected in Oslo."}\n') + block * 16)
+    (src / "good.txt").write_text("Officials met in Paris on Monday.\n")
+    (src / "feed.jsonl").write_text(json.dumps({"text": "Snow fell in Bergen."}) + "\n")
+    summary = preprocess(source=str(src), output=str(tmp_path / "out"),
+                         max_document_bytes=1 << 20, max_file_bytes=64 << 20)
+    out = tmp_path / "out"
+    assert summary["status"] == "completed_with_rejects"
+    assert sorted(Path(d["source"]).name for d in read(out, "documents")) == [
+        "bomb.jsonl.gz#1", "feed.jsonl#1", "good.txt"]
+    rejects = {Path(r["source"]).name: r for r in read(out, "rejects")}
+    assert {k: r["reason"] for k, r in rejects.items()} == {
+        "bomb.txt.gz": "too_large", "bomb.jsonl.gz#2-": "too_large"}
+    assert str(src / "bomb.txt.gz") in rejects["bomb.txt.gz"]["detail"]
+    assert rejects["bomb.jsonl.gz#2-"]["detail"].startswith(
+        f"{src / 'bomb.jsonl.gz'} expands to more than 67,108,864 bytes (max_file_bytes)")
+    assert summary["rejects_by_reason"] == {"too_large": 2}
+
+
+def test_output_inside_the_source_is_not_read_back(tmp_path, caplog) -> None:
+    """--source data --output data/out: later runs do not ingest their own tables or reports."""
+    src = tmp_path / "data"
+    src.mkdir()
+    (src / "a.txt").write_text("Officials met in Paris on Monday.\n")
+    (src / "b.jsonl").write_text(json.dumps({"text": "Snow fell in Bergen."}) + "\n")
+    out = src / "out"
+    with caplog.at_level(logging.WARNING, logger="tasks.ingest"):
+        first = preprocess(source=str(src), output=str(out))
+        assert (first["documents"], first["rejects"]) == (2, 0)
+        assert list((out / "sentences").rglob("*.parquet")) and list((out / "reports").iterdir())
+        second = preprocess(source=str(src), output=str(out))
+        third = preprocess(source=str(src / "**"), output=str(out))
+    for summary in (second, third):
+        assert (summary["files"], summary["documents"], summary["rejects"], summary["skipped"]
+                ) == (2, 0, 0, 2)
+    assert len(read(out, "documents")) == 2 and read(out, "rejects") == []
+    warned = [r.getMessage() for r in caplog.records if "inside the source" in r.getMessage()]
+    assert warned == [f"the output folder {out} is inside the source {where}: its tables and "
+                      "reports are not read as input" for where in (src, src, src / "**")]
+
+
+def test_unchanged_rerun_records_nothing_again(tmp_path) -> None:
+    """Duplicates and empty files are rejected once; an unchanged rerun skips them too, says
+    "nothing new" and does not trip --max-reject-fraction."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, city in enumerate(["Oslo", "Lima", "Pune", "Graz"]):
+        (src / f"good{i}.txt").write_text(f"Rain is expected in {city} on Friday.\n")
+    (src / "copy-a.txt").write_text("The mayor of Lyon spoke on Monday.\n")
+    (src / "copy-b.txt").write_text("The mayor of Lyon spoke on Monday.\n")
+    (src / "empty-a.txt").write_bytes(b"")
+    (src / "empty-b.txt").write_bytes(b"")
+    (src / "blank-a.txt").write_bytes(b"  \n")
+    (src / "blank-b.txt").write_bytes(b"  \n")
+    out = tmp_path / "out"
+    first = preprocess(source=str(src), output=str(out), max_reject_fraction=0.5)
+    assert (first["documents"], first["rejects"]) == (5, 5)
+    assert first["rejects_by_reason"] == {"empty": 4, "duplicate_text": 1}
+    for _ in range(2):
+        state = preprocess(source=str(src), output=str(out), max_reject_fraction=0.5,
+                           return_state=True)
+        assert state.is_completed(), state.message
+        rerun = state.result()
+        assert (rerun["documents"], rerun["rejects"], rerun["skipped"]) == (0, 0, 10)
+    assert len(read(out, "documents")) == 5
+    assert sorted(Path(r["source"]).name for r in read(out, "rejects")) == [
+        "blank-a.txt", "blank-b.txt", "copy-b.txt", "empty-a.txt", "empty-b.txt"]
+    runs = sorted(read(out, "runs"), key=lambda r: r["started_at"])
+    assert [r["message"] for r in runs[1:]] == ["nothing new: 10 documents already published"] * 2
+
+
+def test_bad_patterns_file_fails_before_anything_is_written(tmp_path) -> None:
+    """An empty token list used to fail in the worker (spaCy E012), after a retry and after the
+    runs row was written, naming no file; now the flow process refuses it first."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text("Officials met in Kyiv on Monday.\n")
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"label": "GPE", "pattern": "Kyiv"}\n{"label": "X", "pattern": []}\n')
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=rf"^{patterns}:2: \"pattern\" is an empty list"):
+        preprocess(source=str(src), output=str(out), entity_patterns=str(patterns))
+    assert not out.exists()

@@ -2,7 +2,19 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.annotate import DEFAULT_MODEL, ModelNotFound, load_pipeline, model_version, pieces
+from tasks.annotate import (
+    DEFAULT_MODEL,
+    ModelNotFound,
+    annotate_documents,
+    load_pipeline,
+    model_version,
+    pieces,
+    read_entity_patterns,
+)
+from tasks.batch import Batch, incoming_table
+from tasks.clean import CleanConfig, cleaner_version
+from tasks.clean.batch import clean_documents
+from tasks.ingest import Document, sha256_hex
 
 
 def test_pieces_cover_text_and_cut_at_boundaries() -> None:
@@ -44,6 +56,25 @@ def test_patterns_file_names_the_bad_line(tmp_path) -> None:
         model_version(DEFAULT_MODEL, str(tmp_path / "missing.jsonl"))
 
 
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("[]", '"pattern" is an empty list of token patterns'),
+        ('"  "', '"pattern" is an empty phrase'),
+        ('[{"LOWERX": "kyiv"}]', "not a valid list of token patterns: Invalid token patterns"),
+        ('["kyiv"]', "not a valid list of token patterns: Invalid token patterns"),
+    ],
+    ids=["empty-list", "blank-phrase", "unknown-attribute", "not-a-dict"],
+)
+def test_patterns_spacy_would_refuse_are_refused_naming_the_line(tmp_path, pattern: str,
+                                                                 message: str) -> None:
+    patterns = tmp_path / "patterns.jsonl"
+    patterns.write_text('{"label": "GPE", "pattern": [{"LOWER": "kyiv"}]}\n'
+                        f'{{"label": "X", "pattern": {pattern}}}\n')
+    with pytest.raises(ValueError, match=rf"patterns.jsonl:2: {message}"):
+        model_version(DEFAULT_MODEL, str(patterns))
+
+
 def test_example_patterns_load_and_version() -> None:
     from tests.conftest import REPO
 
@@ -54,3 +85,27 @@ def test_example_patterns_load_and_version() -> None:
     ents = nlp("KYIV, March 3 - Zelenskyy spoke.").ents
     assert [(e.text, e.label_) for e in ents] == [
         ("KYIV", "GPE"), ("March 3", "DATE"), ("Zelenskyy", "PERSON")]
+
+
+def test_patterns_read_once_are_what_the_batch_uses_and_records(tmp_path) -> None:
+    """The flow reads the patterns file once and ships its content: a file changed during the
+    run no longer reaches the workers while ``model`` records the old hash."""
+    path = tmp_path / "patterns.jsonl"
+    path.write_text('{"label": "GPE", "pattern": "Kyiv"}\n')
+    patterns = read_entity_patterns(path)
+    model = model_version(DEFAULT_MODEL, patterns)
+    path.write_text('{"label": "ORG", "pattern": "Kyiv"}\n')  # edited while the run goes on
+    text = "Officials met in Kyiv on Monday."
+    config = CleanConfig()
+    batch = Batch("r1", 0, incoming_table([Document(sha256_hex(text), "a.txt", text, "utf-8",
+                                                    False)]))
+    batch = clean_documents(batch, config, cleaner_version(config), model)
+    batch = annotate_documents(batch, DEFAULT_MODEL, cleaner_version(config), model, patterns)
+    assert [(e["text"], e["label"], e["source"]) for e in batch.tables["entities"].to_pylist()
+            ] == [("Kyiv", "GPE", "ruler"), ("Monday", "DATE", "model")]
+    assert batch.tables["documents"].column("model").to_pylist() == [model]
+    assert model.endswith(f"+patterns:{patterns.sha256[:8]}")
+    # the next run reads the file as it is now
+    assert model_version(DEFAULT_MODEL, str(path)) != model
+    nlp = load_pipeline(DEFAULT_MODEL, str(path))
+    assert [(e.text, e.label_) for e in nlp(text).ents if e.text == "Kyiv"] == [("Kyiv", "ORG")]

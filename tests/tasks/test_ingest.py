@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +18,7 @@ from tasks import ingest
 from tasks.ingest import (
     BadInput,
     Document,
+    Limits,
     Reject,
     decode,
     find_sources,
@@ -481,7 +484,6 @@ def test_parquet_null_text_is_missing_text(tmp_path: Path) -> None:
     ("name", "data", "reason"),
     [
         ("bad.txt.gz", b"\x1f\x8b\x08\x00 this is not deflate data", "corrupt_file"),
-        ("cut.jsonl.gz", gzip.compress(b'{"text": "One."}\n' * 100)[:40], "corrupt_file"),
         ("bad.parquet", b"PAR1 not really parquet", "corrupt_file"),
         ("bad.parquet.gz", gzip.compress(b"garbage"), "corrupt_file"),
         ("empty.jsonl", b"", "empty"),
@@ -499,6 +501,19 @@ def test_bad_file_is_one_reject(tmp_path: Path, name: str, data: bytes, reason: 
     assert reasons(items) == [reason, "document"]
     assert items[0].source == str(bad)
     assert str(bad) in items[0].detail
+
+
+def test_truncated_gzip_keeps_the_rows_before_the_cut(tmp_path: Path) -> None:
+    """Read as a stream, a cut .jsonl.gz gives the lines before the cut, then one reject."""
+    lines = b"".join(b'{"text": "Line %d."}\n' % i for i in range(2000))
+    bad = write(tmp_path / "cut.jsonl.gz", gzip.compress(lines)[:-2000])
+    good = write(tmp_path / "good.txt", "Good.")
+    items = list(read_sources([str(bad), str(good)]))
+    kept = len(items) - 2
+    assert 0 < kept < 2000
+    assert reasons(items) == ["document"] * kept + ["corrupt_file", "document"]
+    assert items[-2].source == f"{bad}#{kept + 1}-"
+    assert items[-2].detail.startswith(f"{bad} is not a valid gzip file: Compressed file ended")
 
 
 def test_parquet_with_a_damaged_page_ends_in_a_reject(tmp_path: Path) -> None:
@@ -692,3 +707,106 @@ def test_directory_that_cannot_be_listed_becomes_an_unreadable_reject(
     monkeypatch.undo()
     assert paths == [str(root / "a.txt"), str(root / "locked")]
     assert reasons(list(read_sources(paths))) == ["document", "unreadable"]
+
+
+# ---------------------------------------------------------------------------------------------
+# oversized and compressed input: bounded memory, a too_large reject, never a failed run
+
+MiB = 1 << 20
+
+
+def gzip_bomb(path: Path, *parts: tuple[bytes, int]) -> Path:
+    """A .gz of concatenated members: ``unit`` repeated to ``size`` bytes for each part.
+
+    Compressing 16 MiB once and repeating the member makes a GiB-sized expansion in a second."""
+    with open(path, "wb") as fh:
+        for unit, size in parts:
+            block = unit * max(1, min(size, 16 * MiB) // len(unit))
+            member = gzip.compress(block, compresslevel=9)
+            for _ in range(max(1, size // len(block))):
+                fh.write(member)
+    return path
+
+
+BOMB_READER = """
+import collections, json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
+from tasks.ingest import Limits, Reject, read_sources
+seen = collections.Counter()
+details = {}
+for item in read_sources(sys.argv[4:], limits=Limits(int(sys.argv[2]), int(sys.argv[3]))):
+    what = item.reason if isinstance(item, Reject) else "document"
+    seen[item.source.rsplit("/", 1)[-1] + " " + what] += 1
+    if isinstance(item, Reject):
+        details[item.source.rsplit("/", 1)[-1]] = item.detail
+# VmHWM, not ru_maxrss: the latter keeps the high-water mark of the process that forked us
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"seen": seen, "details": details, "peak_rss_mb": int(hwm.split()[1]) // 1024}))
+"""
+
+
+def test_gzip_bombs_are_too_large_rejects_in_bounded_memory(tmp_path: Path) -> None:
+    """1.5 GiB behind a 1.5 MB .gz, read under a 1 GiB address-space limit: the old
+    whole-file read died with MemoryError and lost the normal files next to it."""
+    bombs = [
+        gzip_bomb(tmp_path / "a-one-line.txt.gz", (b"a", 1536 * MiB)),
+        gzip_bomb(tmp_path / "b-long-line.jsonl.gz", (b'{"text": "before"}\n', 1),
+                  (b"a", 32 * MiB), (b'\n{"text": "after"}\n', 1)),
+        gzip_bomb(tmp_path / "c-one-line.jsonl.gz", (b"a", 1536 * MiB)),
+        gzip_bomb(tmp_path / "d-many-lines.jsonl.gz", (b'{"text": "%s"}\n' % (b"x" * 1000), 1536 * MiB)),
+        gzip_bomb(tmp_path / "e-many-rows.csv.gz", (b"id,text\n", 1),
+                  (b"1,%s\n" % (b"y" * 1000), 1536 * MiB)),
+    ]
+    assert all(b.stat().st_size < 4 * MiB for b in bombs)
+    good = [write(tmp_path / "f-good.txt", "Good."),
+            write(tmp_path / "g-good.jsonl", '{"text": "Also good."}\n')]
+    paths = [str(p) for p in bombs + good]
+    run = subprocess.run([sys.executable, "-c", BOMB_READER, str(1024 * MiB), str(MiB),
+                          str(64 * MiB), *paths],
+                         capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    seen = result["seen"]
+    many_lines = 64 * MiB // len(b'{"text": "%s"}\n' % (b"x" * 1000))
+    many_rows = 64 * MiB // len(b"1,%s\n" % (b"y" * 1000))
+    assert seen == {
+        "a-one-line.txt.gz too_large": 1,
+        "b-long-line.jsonl.gz#1 document": 1,
+        "b-long-line.jsonl.gz#2 too_large": 1,
+        "b-long-line.jsonl.gz#3 document": 1,
+        "c-one-line.jsonl.gz too_large": 1,
+        "d-many-lines.jsonl.gz#1 document": 1,  # the same text: one doc_id, many sources
+        **{k: v for k, v in seen.items() if k.startswith("d-many-lines.jsonl.gz#") and v == 1},
+        f"d-many-lines.jsonl.gz#{many_lines + 1}- too_large": 1,
+        **{k: v for k, v in seen.items() if k.startswith("e-many-rows.csv.gz#") and v == 1},
+        f"e-many-rows.csv.gz#{many_rows + 1}- too_large": 1,
+        "f-good.txt document": 1,
+        "g-good.jsonl#1 document": 1,
+    }
+    assert sum(k.startswith("d-many-lines") for k in seen) == many_lines + 1
+    assert sum(k.startswith("e-many-rows") for k in seen) == many_rows + 1
+    details = result["details"]
+    assert details["a-one-line.txt.gz"].endswith(
+        "the file (uncompressed) is larger than 1,048,576 bytes (max_document_bytes); it was not read")
+    assert details["b-long-line.jsonl.gz#2"].startswith(f"{bombs[1]}#2: line 2 is larger than")
+    assert details["c-one-line.jsonl.gz"] == (
+        f"{bombs[2]} expands to more than 67,108,864 bytes (max_file_bytes); split it or raise "
+        "the limit")
+    assert result["peak_rss_mb"] < 200, result
+
+
+def test_document_limit_applies_to_every_format(tmp_path: Path) -> None:
+    limits = Limits(document_bytes=100, file_bytes=10_000)
+    big = "z" * 101
+    txt = write(tmp_path / "big.txt", big)
+    jsonl = write(tmp_path / "a.jsonl", f'{{"text": "ok"}}\n{{"text": "{big}"}}\n')
+    csv_file = write(tmp_path / "a.csv", f"id,text\n1,ok\n2,{big[:90]}\n")
+    parquet = write_parquet(tmp_path / "a.parquet", {"text": ["ok", big]})
+    items = list(read_sources([str(txt), str(jsonl), str(csv_file), str(parquet)], limits=limits))
+    assert [(Path(i.source).name, reasons([i])[0]) for i in items] == [
+        ("big.txt", "too_large"), ("a.jsonl#1", "document"), ("a.jsonl#2", "too_large"),
+        ("a.csv#1", "document"), ("a.csv#2", "document"),
+        ("a.parquet#1", "document"), ("a.parquet#2", "too_large"),
+    ]
+    assert [i.source for i in read_source(str(txt), limits=Limits(100, 50))] == [str(txt)]

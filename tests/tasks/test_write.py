@@ -14,11 +14,13 @@ from tasks.write import (
     READY,
     STAGING,
     OutputNotWritable,
+    Published,
     check_output,
     publish_staged,
     published_ids,
     recover,
     stage_batch,
+    write_run,
 )
 
 
@@ -71,8 +73,10 @@ def test_recover_rolls_committed_batches_forward_and_drops_the_rest(tmp_path) ->
 def test_published_ids_only_counts_same_versions(tmp_path) -> None:
     staged = stage_batch(_batch(), tmp_path)
     publish_staged(tmp_path, staged.run_id, staged.key, Path(staged.directory))
-    assert published_ids(tmp_path, "c", "m") == {"d0-0": "s0", "d0-1": "s1"}
-    assert published_ids(tmp_path, "other", "m") == {}
+    published = published_ids(tmp_path, "c", "m")
+    assert published.documents == {"d0-0": "s0", "d0-1": "s1"}
+    assert published.inputs == {("d0-0", "s0"), ("d0-1", "s1")}
+    assert published_ids(tmp_path, "other", "m") == Published({}, set())
 
 
 def test_check_output_names_the_fix(tmp_path) -> None:
@@ -87,3 +91,29 @@ def test_ready_marker_lists_files(tmp_path) -> None:
     staged = stage_batch(_batch(), tmp_path)
     marker = json.loads((Path(staged.directory) / READY).read_text())
     assert marker["rows"] == {"documents": 2, "edits": 2}
+
+
+def test_recovery_adds_rolled_forward_batches_to_the_dead_runs_counts(tmp_path) -> None:
+    """A run killed after committing a batch but before publishing it: the next run's recovery
+    publishes the batch and recounts the dead run's row from the tables (it used to keep the
+    counts it had written last: 2 documents while 4 were published under its run_id)."""
+    started = pa.scalar(0, pa.timestamp("us", tz="UTC")).as_py()
+    row = {"run_id": "r9", "flow_run_id": None, "started_at": started, "finished_at": started,
+           "source": "/in", "parameters": "{}", "status": "running", "message": None,
+           "counts": json.dumps({"documents": 2, "rejects": 0, "edits": 2, "batches": 1}),
+           "cleaner_version": "c", "model": "m"}
+    write_run(tmp_path, row)
+    published = stage_batch(_batch("r9", 0), tmp_path)
+    publish_staged(tmp_path, "r9", published.key, Path(published.directory))
+    stage_batch(_batch("r9", 1), tmp_path)  # committed, never published
+    assert recover(tmp_path)["rolled_forward"] == 1
+    [run] = ds.dataset(tmp_path / "runs", format="parquet", partitioning="hive").to_table(
+        ).to_pylist()
+    assert run["status"] == "interrupted"
+    assert json.loads(run["counts"]) == {
+        "documents": 4, "rejects": 0, "edits": 4, "flags": 0, "sentences": 0, "entities": 0,
+        "batches": 1, "rolled_forward_batches": 1, "rejects_by_reason": {},
+        "edits_by_rule": {"whitespace": 4}, "flags_by_rule": {}, "entities_by_label": {}}
+    assert _rows(tmp_path, "documents") == 4
+    assert run["message"].endswith("[the next run published 1 more committed batches of this "
+                                   "run; counts recounted from the tables]")
