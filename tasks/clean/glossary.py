@@ -12,7 +12,7 @@ from tasks.clean.engine import Edit
 def load_glossary(path: str | Path) -> dict[str, str]:
     """Read ``variant<TAB>preferred`` lines (``#`` starts a comment)."""
     entries: dict[str, str] = {}
-    for n, line in enumerate(Path(path).read_text("utf-8").splitlines(), start=1):
+    for n, line in enumerate(Path(path).read_text("utf-8-sig").splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split("\t")

@@ -291,3 +291,10 @@ def test_shipped_example_glossary_loads() -> None:
     entries = load_glossary(root / "config" / "glossary.example.tsv")
     assert entries["Kiev"] == "Kyiv"
     assert entries["Zelensky"] == "Zelenskyy"
+
+
+def test_glossary_with_a_byte_order_mark_keeps_its_first_entry(tmp_path: Path) -> None:
+    """Issue 14, finding 8: a TSV saved by a spreadsheet starts with a UTF-8 BOM."""
+    path = tmp_path / "glossary.tsv"
+    path.write_bytes("\ufeffKharkov\tKharkiv\nOdessa\tOdesa\n".encode())
+    assert load_glossary(path) == {"Kharkov": "Kharkiv", "Odessa": "Odesa"}
