@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup run test lint eval bench clean
+.PHONY: setup run server test lint eval bench clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,11 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(BIN)/python -m flows.preprocess --source data/raw --output output
+
+# A local Prefect server with its UI on http://127.0.0.1:4200. While it is up, `make run` and
+# `python -m flows.preprocess` use it: no temporary server per run, and the runs stay in the UI.
+server: setup
+	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
 test: setup
 	$(BIN)/python -m pytest -q

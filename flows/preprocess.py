@@ -32,8 +32,14 @@ from prefect.context import get_run_context
 from prefect.exceptions import TerminationSignal
 from prefect.futures import PrefectFuture
 from prefect.states import Completed
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 
+from flows.runners import (
+    choose_runner,
+    default_workers,
+    local_server,
+    make_task_runner,
+    workers_share_this_api,
+)
 from tasks.annotate import DEFAULT_MODEL, EntityPatterns, model_version, read_entity_patterns
 from tasks.batch import Batch, chunk, incoming_table, rejects_table
 from tasks.clean import CleanConfig, cleaner_version
@@ -260,27 +266,6 @@ def _markdown(run_id: str, status: str, counts: dict, output: str,
     ])
 
 
-def make_task_runner(runner: str, workers: int, dask_address: str | None = None) -> TaskRunner:
-    """The task runner for the batch tasks: threads (one process), a process pool, or Dask."""
-    if runner == "thread":
-        return ThreadPoolTaskRunner(max_workers=1)
-    if runner == "process":
-        return ProcessPoolTaskRunner(max_workers=workers)
-    if runner == "dask":
-        from prefect_dask import DaskTaskRunner
-
-        if dask_address:
-            return DaskTaskRunner(address=dask_address)
-        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1,
-                                              "processes": True,
-                                              "dashboard_address": "127.0.0.1:0"})
-    raise ValueError(f"unknown runner {runner!r}; choose thread, process or dask")
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 @flow(name="preprocess-batches", persist_result=False)
 def process_sources(sources: list[str], source: str, out: str, config: CleanConfig, cleaner: str,
                     model: str, model_str: str, run_id: str, parameters: dict, batch_size: int,
@@ -416,7 +401,7 @@ def preprocess(
     glossary: str | None = None,
     reprocess: bool = False,
     workers: int = 0,
-    runner: Literal["thread", "process", "dask"] = "process",
+    runner: Literal["auto", "thread", "process", "dask"] = "auto",
     dask_address: str | None = None,
     entity_patterns: str | None = None,
     max_reject_fraction: float = 1.0,
@@ -451,14 +436,17 @@ def preprocess(
     run_id = _new_run_id()
     ctx = get_run_context()
     flow_run_id = str(ctx.flow_run.id) if getattr(ctx, "flow_run", None) else None
-    n_workers = workers or default_workers()
-    logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s, %s runner, %d workers)",
-                run_id, len(sources), source, out, cleaner, model_str, runner, n_workers)
-    task_runner = make_task_runner(runner, n_workers, dask_address)
-    counts = process_sources.with_options(task_runner=task_runner)(
-        sources, source, str(out), config, cleaner, model, model_str, run_id, parameters,
-        batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id,
-        patterns, limits)
+    chosen = choose_runner(runner, sources, dask_address)
+    n_workers = 1 if chosen == "thread" else workers or default_workers()
+    logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s, %s runner%s, %d workers)",
+                run_id, len(sources), source, out, cleaner, model_str, chosen,
+                " (auto)" if runner == "auto" else "", n_workers)
+    task_runner = make_task_runner(chosen, n_workers, dask_address)
+    with workers_share_this_api():
+        counts = process_sources.with_options(task_runner=task_runner)(
+            sources, source, str(out), config, cleaner, model, model_str, run_id, parameters,
+            batch_size, batch_chars, text_column, reprocess, max(2, 2 * n_workers), flow_run_id,
+            patterns, limits)
     status = counts.pop("status")
     counts.pop("message", None)
     report = counts.pop("report", None)
@@ -498,8 +486,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="process documents even if already published with these versions")
     parser.add_argument("--workers", type=int, default=0,
                         help="worker processes (default: all cores)")
-    parser.add_argument("--runner", choices=["thread", "process", "dask"], default="process",
-                        help="where batches run: threads in this process, a process pool, or Dask")
+    parser.add_argument("--runner", choices=["auto", "thread", "process", "dask"], default="auto",
+                        help="where batches run: this process (thread), a process pool, or Dask; "
+                        "auto: this process for inputs under 2 MB, else the pool")
     parser.add_argument("--entity-patterns", help="JSONL of spaCy EntityRuler patterns whose "
                         "matches win over the model (see config/entity_patterns.example.jsonl)")
     parser.add_argument("--max-reject-fraction", type=float, default=1.0,
@@ -519,16 +508,24 @@ def main(argv: list[str] | None = None) -> int:
     _STOP.cli = True
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _on_signal)
+    server = local_server()
+    settings = contextlib.nullcontext()
+    if server:  # `make server` is up: the run skips the temporary server and shows in its UI
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        logging.getLogger(__name__).info("using the Prefect server at %s", server)
+        settings = temporary_settings({PREFECT_API_URL: server})
     try:
-        summary = preprocess(source=args.source, output=args.output, model=args.model,
-                             batch_size=args.batch_size, batch_chars=args.batch_chars,
-                             text_column=args.text_column, rules=args.rules,
-                             exceptions=args.exceptions, glossary=args.glossary,
-                             reprocess=args.reprocess, workers=args.workers, runner=args.runner,
-                             dask_address=args.dask_address, entity_patterns=args.entity_patterns,
-                             max_reject_fraction=args.max_reject_fraction,
-                             max_document_bytes=args.max_document_bytes,
-                             max_file_bytes=args.max_file_bytes)
+        with settings:
+            summary = preprocess(source=args.source, output=args.output, model=args.model,
+                                 batch_size=args.batch_size, batch_chars=args.batch_chars,
+                                 text_column=args.text_column, rules=args.rules,
+                                 exceptions=args.exceptions, glossary=args.glossary,
+                                 reprocess=args.reprocess, workers=args.workers, runner=args.runner,
+                                 dask_address=args.dask_address, entity_patterns=args.entity_patterns,
+                                 max_reject_fraction=args.max_reject_fraction,
+                                 max_document_bytes=args.max_document_bytes,
+                                 max_file_bytes=args.max_file_bytes)
     except (Interrupted, TerminationSignal, KeyboardInterrupt):
         _stop_now(128 + (_STOP.signum or signal.SIGINT))
     except Exception:

@@ -12,6 +12,8 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="mtclean-prefect-")
 atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# a developer's `make server` on 127.0.0.1:4200 must not receive the tests' runs
+os.environ["MTCLEAN_NO_LOCAL_SERVER"] = "1"
 
 from pathlib import Path  # noqa: E402
 

@@ -94,7 +94,7 @@ def test_killed_runs_then_a_rerun_publish_every_document_once(tmp_path) -> None:
         proc = run_cli(src, out, "--runner", "thread", failpoint=point)
         assert proc.returncode == -signal.SIGKILL, (point, proc.stderr.read()[-2000:])
     # killed from outside (process group: the flow and its worker processes) mid-run
-    proc = run_cli(src, out, "--workers", "2", wait=False)
+    proc = run_cli(src, out, "--runner", "process", "--workers", "2", wait=False)
     deadline = time.time() + 240
     runs_before = len(table(out, "runs"))
     while time.time() < deadline and len(list((out / "documents").rglob("*.parquet"))) < 8 + runs_before:
@@ -104,7 +104,7 @@ def test_killed_runs_then_a_rerun_publish_every_document_once(tmp_path) -> None:
 
     docs_before = len(table(out, "documents"))
     assert 0 < docs_before < 3000  # the crashes left partial, consistent output
-    proc = run_cli(src, out, "--workers", "2")
+    proc = run_cli(src, out, "--runner", "process", "--workers", "2")
     assert proc.returncode == 0, proc.stderr.read()[-3000:]
     assert_consistent(out, sources)
     assert_counts_match(out)
@@ -150,7 +150,8 @@ def test_interrupt_stops_every_process_and_records_the_run_interrupted(
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "prefect-home"))
     env.pop("PREFECT_API_URL", None)  # the run starts its own temporary server
     proc = subprocess.Popen([sys.executable, "-m", "flows.preprocess", "--source", str(src),
-                             "--output", str(out), "--batch-size", "100", "--workers", "1"],
+                             "--output", str(out), "--batch-size", "100", "--runner", "process",
+                             "--workers", "1"],
                             cwd=REPO, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -193,8 +194,8 @@ def test_concurrent_runs_equal_sequential_runs(tmp_path) -> None:
     sources_b += make_corpus(b, n_files=2, per_file=50, start=3)
 
     together = tmp_path / "together"
-    procs = [run_cli(a, together, "--workers", "1", wait=False),
-             run_cli(b, together, "--workers", "1", wait=False)]
+    procs = [run_cli(a, together, "--runner", "process", "--workers", "1", wait=False),
+             run_cli(b, together, "--runner", "process", "--workers", "1", wait=False)]
     for p in procs:
         assert p.wait(timeout=300) == 0, p.stderr.read()[-3000:]
 

@@ -97,3 +97,39 @@ def test_external_scheduler_and_worker_processes(reference, tmp_path, sample_dir
             except subprocess.TimeoutExpired:
                 p.kill()
     assert snapshot(tmp_path / "out") == reference
+
+
+def test_auto_runs_small_inputs_in_process_and_large_ones_on_the_pool(tmp_path) -> None:
+    from flows.runners import AUTO_POOL_BYTES, choose_runner
+
+    small, large, packed = tmp_path / "small.txt", tmp_path / "large.txt", tmp_path / "p.txt.gz"
+    small.write_bytes(b"x" * 1000)
+    large.write_bytes(b"x" * AUTO_POOL_BYTES)
+    packed.write_bytes(b"x" * (AUTO_POOL_BYTES // 3))  # a .gz counts as 4x its size
+    assert choose_runner("auto", [str(small)]) == "thread"
+    assert choose_runner("auto", [str(small), str(large)]) == "process"
+    assert choose_runner("auto", [str(packed)]) == "process"
+    assert choose_runner("auto", [str(small)], "tcp://127.0.0.1:8786") == "dask"
+    assert choose_runner("process", [str(small)]) == "process"
+    with pytest.raises(ValueError, match="choose auto, thread, process, dask"):
+        choose_runner("pool", [str(small)])
+
+
+def test_auto_runner_matches_threads(reference, tmp_path, sample_dir) -> None:
+    preprocess(source=str(sample_dir), output=str(tmp_path), batch_size=4)
+    assert snapshot(tmp_path) == reference
+
+
+def test_pool_workers_use_the_runs_temporary_server(tmp_path, sample_dir) -> None:
+    """Issue 11: each spawned worker used to start a temporary API server of its own."""
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), OPENBLAS_NUM_THREADS="1")
+    env.pop("PREFECT_API_URL", None)
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "flows.preprocess", "--source", str(sample_dir),
+                           "--output", str(tmp_path / "out"), "--runner", "process",
+                           "--workers", "2", "--batch-size", "4"],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stdout + done.stderr
+    assert log.count("Starting temporary server") == 1, log[-3000:]
+    assert '"documents": 20' in done.stdout
