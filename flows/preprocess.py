@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     if server:  # `make server` is up: the run skips the temporary server and shows in its UI
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
-        logging.getLogger(__name__).info("using the Prefect server at %s", server)
+        print(f"using the Prefect server at {server}", file=sys.stderr)
         settings = temporary_settings({PREFECT_API_URL: server})
     try:
         with settings:

@@ -92,9 +92,12 @@ def workers_share_this_api() -> Iterator[str | None]:
             os.environ["PREFECT_API_URL"] = before
 
 
-def local_server(url: str = LOCAL_SERVER) -> str | None:
-    """``url`` if a Prefect server answers there (and no API is configured), else None."""
+def local_server(url: str | None = None) -> str | None:
+    """The local server's API URL (``MTCLEAN_PREFECT_SERVER``, default 127.0.0.1:4200) if a
+    Prefect server answers there and no API is configured, else None."""
     from prefect.settings import PREFECT_API_URL
+
+    url = url or os.environ.get("MTCLEAN_PREFECT_SERVER") or LOCAL_SERVER
 
     if PREFECT_API_URL.value() or os.environ.get("MTCLEAN_NO_LOCAL_SERVER"):
         return None

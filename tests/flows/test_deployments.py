@@ -335,3 +335,22 @@ def test_flow_serve_with_cron(stack):
     stack.stop("serve")  # SIGTERM: the runner pauses its deployment on the way out
     assert "paused" in stack.log("serve").lower()
     assert stack.deployment("served")["paused"] is True
+
+
+def test_cli_uses_a_running_local_server(stack, tmp_path):
+    """Issue 11: with a server up (`make server`), the CLI skips Prefect's temporary server and
+    its run is in the server's history."""
+    env = {k: v for k, v in stack.env.items() if k != "PREFECT_API_URL"}
+    env["MTCLEAN_PREFECT_SERVER"] = stack.api
+    env.pop("MTCLEAN_NO_LOCAL_SERVER", None)
+    before = {r["id"] for r in stack.flow_runs()}
+    done = subprocess.run([sys.executable, "-m", "flows.preprocess", "--source",
+                           str(write_texts(tmp_path / "in")), "--output", str(tmp_path / "out")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-3000:]
+    assert f"using the Prefect server at {stack.api}" in log
+    assert "Starting temporary server" not in log
+    ours = [r for r in stack.flow_runs() if r["id"] not in before and not r["deployment_id"]]
+    assert {r["state_type"] for r in ours} == {"COMPLETED"} and len(ours) >= 1
+    assert len(table_rows(tmp_path / "out", "documents")) == len(TEXTS)
