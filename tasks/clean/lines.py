@@ -34,6 +34,13 @@ def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
             yield s, e
 
 
+def _has_verb(line: str) -> bool:
+    """Does the tagger read a verb in ``line``? (Only lines already suspect get here.)"""
+    from tasks.clean.grammar import tag
+
+    return any(t.pos in ("VERB", "AUX") for t in tag(line))
+
+
 def _stem(word: str) -> str:
     return word.lower().strip("'\u2019-")[:5]
 
@@ -92,7 +99,11 @@ class BoilerplateLine:
             common = len(content & rest_words)
             shared = common / len(content)
             # one word in common with six or more is chance ("month", "across"), not a topic
-            if (common == 0 and len(content) >= 3) or (common == 1 and len(content) >= 6):
+            # a headline of another story is a clause ("Zoo welcomes rare twin pandas"); a line
+            # with no verb is more likely the article's own sub-heading ("Early life and academic
+            # career"): flagged at most
+            if _has_verb(line) and ((common == 0 and len(content) >= 3)
+                                    or (common == 1 and len(content) >= 6)):
                 out.append(Edit(*_removal(text, s, e), "", "boilerplate_line",
                                 f"a title-like line between paragraphs; {common} of its "
                                 f"{len(content)} content words occur elsewhere in the article: "

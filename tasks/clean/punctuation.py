@@ -14,8 +14,9 @@ _SPACE_BEFORE = re.compile(
     r"(?<=[^\s])[ ]+(?=(?:[,;:!?)\]}\u201d]|\u2019(?![^\W_])|\.(?!\.|\d)))")
 # A space after an opening bracket or curly opening quote: "( The" -> "(The".
 _SPACE_AFTER_OPEN = re.compile(r"(?:(?<=[(\[{])|(?<=[\s(]\u201c)|(?<=^\u201c))[ ]+(?=\S)", re.M)
-# "said.The" / "talks,the": a lower-case word, sentence punctuation, then a word.
-_MISSING_AFTER = re.compile(r"(?<![\w.@/\\-])([A-Za-z]?[a-z]{2,}[\u201d\u2019\"')]?)([.!?;,])([A-Z][a-z]+|[a-z]{2,})")
+# "said.The" / "talks,the": a lower-case word, sentence punctuation, then a word (looked ahead
+# at, not taken: in "talks,officials,at" the next match starts at "officials").
+_MISSING_AFTER = re.compile(r"(?<![\w.@/\\-])([A-Za-z]?[a-z]{2,}[\u201d\u2019\"')]?)([.!?;,])(?=([A-Z][a-z]+|[a-z]{2,}))")
 _GLUED = re.compile(r"[.!?;,](?=[A-Za-z])")
 _WEBLIKE = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)\S+|\S+@\S+\.\S+")
 _FILE_EXTENSIONS = frozenset(

@@ -257,6 +257,10 @@ def grammar_decision(low: str, text: str, m: re.Match[str]) -> tuple[bool, str]:
                                         or not _maybe_participle(after)):
         return True, (f"'had had' before {after!r}, which is no participle: the past perfect "
                       f"of 'have' ('had had enough', 'had had talks')")
+    before = _word_before(text, m.start())
+    if low == "that" and before in _PREPOSITIONS:
+        return True, (f"'that that' after {before!r}: the pronoun 'that', then a relative "
+                      f"clause ('things like that that you have to do')")
     if low == "that" and (after in _NOUN_PHRASE_STARTS - _DEMONSTRATIVE_FOLLOWERS
                           or after in _SUBJECT_PRONOUNS):
         return False, f"'that that' before {after!r}: a doubled 'that'"
@@ -284,6 +288,8 @@ _NOUN_PHRASE_STARTS = frozenset(
 _DEMONSTRATIVE_FOLLOWERS = frozenset("one two three four five six seven eight nine ten more less "
                                      "little few much many".split())
 _SUBJECT_PRONOUNS = frozenset("i you he she it we they there".split())
+_PREPOSITIONS = frozenset("like about of with for from than on at by into after before over "
+                          "all".split())
 _ADVERBS = frozenset("already not never also just long since recently previously always still "
                      "even once ever often".split())
 # words that take a "that" clause: after them, "that that" is the conjunction then "that"
@@ -404,6 +410,9 @@ class DuplicateWord:
                 ctx = _context(text, m)
                 if ctx.word and ctx.word.pos == "INTJ":
                     continue
+            second = m.group(3)
+            if second != first and not (second == first.lower() and first[0].isupper()):
+                continue  # "the first FIRST Global": a word, then a name written otherwise
             end = _run_after(text, m)
             if end > m.end():  # three or more copies: a decoding loop whatever the word
                 copies = 1 + len(_WHITESPACE.findall(text, m.end(1), end))
@@ -594,7 +603,8 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
             if copy[k][2][0] in _OPENERS:
                 continue  # deleting the second copy would delete its quote
             gap = text[copy[k - 1][1]:copy[k][0]]
-            if gap != " " * len(gap) or any(_CLOSING.search(x) for x in first):
+            if (gap != " " * len(gap) or any(_CLOSING.search(x) for x in first)
+                    or any(not x.strip("-\u2013\u2014") for x in first)):  # "girls -- --"
                 continue  # across a line, or with punctuation inside: a list or emphasis
             if len(set(first)) == 1:
                 continue  # one word over and over: duplicate_word removes the whole run

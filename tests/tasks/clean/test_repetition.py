@@ -228,3 +228,25 @@ def test_evidence_is_part_of_what_is_cached() -> None:
     assert clean_text(text, evidence=a).clean_text == text
     assert clean_text(text, evidence=b).clean_text == (
         "Rain fell all week in the north.\n\nFarmers said the crops would recover.")
+
+
+# --- look-alikes found in human-written text (GUM's Wikinews and Wikipedia, train split) ------------
+
+@pytest.mark.parametrize("raw", [
+    "It is the first FIRST Robotics event held in the city.",  # a word, then a name in capitals
+    "Rent, repairs and things like that that you have to pay.",  # pronoun, then relative
+    "She met kind, kind people -- -- kind people -- and stayed.",  # speech with dashes
+])
+def test_human_written_look_alikes_kept(raw: str) -> None:
+    r = clean_text(raw)
+    assert r.clean_text == raw
+    assert r.edits == []
+
+
+def test_sub_heading_without_a_verb_is_not_deleted() -> None:
+    raw = ("Nilsen was born in Bergen in 1961 and studied law in Oslo.\n\n"
+           "Later career and family\n\n"
+           "She joined the ministry in 1990 and led it from 2004.")
+    r = clean_text(raw)
+    assert r.clean_text == raw
+    assert r.edits == []
