@@ -25,6 +25,7 @@ from spacy.vocab import Vocab
 
 from schemas.tables import DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
 from tasks.batch import Batch, rejects_table
+from tasks.casing import readable_case
 from tasks.clean import AppliedEdit, OffsetMap
 from tasks.entities import RULER_ID, Mention, consistent_entities
 from tasks.ingest import Reject
@@ -180,19 +181,21 @@ def _pipeline(name: str, patterns: EntityPatterns | None) -> Language:
     return nlp
 
 
-def mentions_of(doc: Doc, offset: int = 0) -> list[Mention]:
-    """The entities of a spaCy doc as mentions (offsets shifted by ``offset``)."""
+def mentions_of(doc: Doc, offset: int = 0, text: str | None = None) -> list[Mention]:
+    """The entities of a spaCy doc as mentions (offsets shifted by ``offset``); their text is
+    taken from ``text`` (the document as written) when the model read a re-cased copy."""
     model = doc.spans[MODEL_SPANS] if MODEL_SPANS in doc.spans else None
     out = []
     for ent in doc.ents:
         s, e = ent.start_char + offset, ent.end_char + offset
+        surface = text[s:e] if text is not None else ent.text
         if ent.ent_id_ and model is not None:
             said = list(dict.fromkeys(m.label_ for m in model
                                       if m.start < ent.end and ent.start < m.end))
-            out.append(Mention(s, e, ent.text, ent.label_, "|".join(said) or None, "ruler",
+            out.append(Mention(s, e, surface, ent.label_, "|".join(said) or None, "ruler",
                                ruler_id=ent.ent_id_))
         else:
-            out.append(Mention(s, e, ent.text, ent.label_, ent.label_))
+            out.append(Mention(s, e, surface, ent.label_, ent.label_))
     return out
 
 
@@ -237,8 +240,10 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
 
     def stream() -> Iterator[tuple[str, tuple[int, int]]]:
         for i, text in enumerate(texts):
+            # the model reads ALL-CAPS headlines and datelines re-cased; offsets are unchanged
+            readable = readable_case(text)
             for offset, piece in pieces(text):
-                yield piece, (i, offset)
+                yield readable[offset:offset + len(piece)], (i, offset)
 
     sent_counter = [0] * len(ids)
     sent_starts: dict[int, list[int]] = defaultdict(list)
@@ -257,10 +262,10 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
                     s, e = sent.start_char + offset, sent.end_char + offset
                     sent_starts[i].append(s)
                     sentences.append({"doc_id": doc_id, "sent_index": sent_counter[i],
-                                      "start_char": s, "end_char": e, "text": sent.text,
+                                      "start_char": s, "end_char": e, "text": texts[i][s:e],
                                       "run_id": batch.run_id})
                     sent_counter[i] += 1
-                mentions[i].extend(mentions_of(doc, offset))
+                mentions[i].extend(mentions_of(doc, offset, texts[i]))
             except Exception as exc:  # one bad document must not cost the batch
                 log.exception("annotation failed for %s", ids[i])
                 failed[i] = f"annotation failed: {type(exc).__name__}: {exc}"

@@ -149,3 +149,31 @@ def test_entity_index_counts_each_document_once_in_its_latest_version() -> None:
         {"canonical": "Xi Jinping", "label": "PERSON", "n_documents": 1, "n_mentions": 1,
          "first_seen": t2, "last_seen": t2},
     ]
+
+
+def test_caps_dateline_and_headline_are_read_re_cased_and_kept_as_written() -> None:
+    """Issue 15: the small model calls UKRAINE an ORG and misses names in an ALL-CAPS headline;
+    read re-cased, they are found, at the same offsets, with the text as written."""
+    import hashlib
+
+    from tasks.annotate import annotate_documents
+    from tasks.batch import Batch, incoming_table
+    from tasks.clean import CleanConfig
+    from tasks.clean.batch import clean_documents
+    from tasks.ingest import Document
+
+    text = ("ZELENSKY MEETS XI IN BEIJING\n\n"
+            "KYIV, UKRAINE (Wire) \u2014 Zelensky flew from Kyiv to Beijing, where Xi greeted "
+            "him. Officials in Ukraine called the talks useful.")
+    plain = {e.text: e.label_ for e in load_pipeline(DEFAULT_MODEL)(text).ents}
+    assert plain.get("UKRAINE") != "GPE" and "ZELENSKY" not in plain  # the model alone
+    doc = Document(hashlib.sha256(text.encode()).hexdigest(), "t.txt", text, "utf-8", False)
+    batch = clean_documents(Batch("r", 0, incoming_table([doc])), CleanConfig(), "c", "m")
+    batch = annotate_documents(batch, DEFAULT_MODEL, "c", "m")
+    ents = batch.tables["entities"].to_pylist()
+    found = {(e["text"], e["label"]) for e in ents}
+    assert {("ZELENSKY", "PERSON"), ("UKRAINE", "GPE"), ("BEIJING", "GPE")} <= found
+    for e in ents:
+        assert text[e["raw_start"]:e["raw_end"]] == e["text"]
+    sentences = batch.tables["sentences"].to_pylist()
+    assert sentences[0]["text"].startswith("ZELENSKY MEETS XI IN BEIJING")  # as written
