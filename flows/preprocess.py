@@ -176,6 +176,12 @@ def _stop_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def _file_of(source: str) -> str:
+    """The file of a source: ``data.jsonl`` for row ``data.jsonl#3``."""
+    path, _, row = source.rpartition("#")
+    return path if path and row.isdigit() else source
+
+
 def _new_run_id() -> str:
     return f"r{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
@@ -195,6 +201,7 @@ class _Progress:
                                            ("rejects", "edits", "flags", "entities")}
         self.timings: Counter[str] = Counter()
         self.skipped = 0
+        self.moved = 0  # of the skipped: rows whose text an earlier run published from another line
         self.batches = 0
 
     def add(self, staged: Staged) -> None:
@@ -220,7 +227,7 @@ class _Progress:
     def counts(self) -> dict:
         return {
             "files": self.n_files, "documents": self.rows["documents"],
-            "rejects": self.rows["rejects"], "skipped": self.skipped,
+            "rejects": self.rows["rejects"], "skipped": self.skipped, "moved": self.moved,
             "edits": self.rows["edits"], "flags": self.rows["flags"],
             "sentences": self.rows["sentences"], "entities": self.rows["entities"],
             "batches": self.batches,
@@ -323,7 +330,16 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                         progress.skipped += 1
                         continue
                     if isinstance(item, Document):
-                        first = this_run.get(item.doc_id) or seen.documents.get(item.doc_id)
+                        earlier = seen.documents.get(item.doc_id)
+                        if earlier is not None and item.doc_id not in this_run and (
+                                _file_of(earlier) == _file_of(item.source)):
+                            # the same text, published from this file by an earlier run, on
+                            # another line now (a line was added above it): the row moved, it
+                            # is not a second copy of another row
+                            progress.skipped += 1
+                            progress.moved += 1
+                            continue
+                        first = this_run.get(item.doc_id) or earlier
                         if first is not None:
                             yield Reject(item.doc_id, item.source, "duplicate_text",
                                          f"same text as {first} (doc_id {item.doc_id[:12]}...)")
@@ -354,6 +370,10 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 publish_oldest()
             _STOP.check()
             counts = progress.counts()
+            if progress.moved:
+                logger.info("%d rows hold a text an earlier run published from another line of "
+                            "the same file (lines were added above them): skipped, not rejected",
+                            progress.moved)
             status = "completed_with_rejects" if counts["rejects"] else "completed"
             if not counts["documents"] and not counts["rejects"]:
                 message = f"nothing new: {counts['skipped']} documents already published"

@@ -298,3 +298,29 @@ def test_bad_patterns_file_fails_before_anything_is_written(tmp_path) -> None:
     with pytest.raises(ValueError, match=rf"^{patterns}:2: \"pattern\" is an empty list"):
         preprocess(source=str(src), output=str(out), entity_patterns=str(patterns))
     assert not out.exists()
+
+
+def test_a_line_added_above_does_not_turn_old_rows_into_rejects(tmp_path) -> None:
+    """Issue 14, finding 6: a line prepended to a JSONL file shifted every row's number, and the
+    old rows came back as "same text as data.jsonl#1" while that line held other text."""
+    src = tmp_path / "in"
+    src.mkdir()
+    rows = ["Rain is expected in Oslo on Friday.", "The mayor of Lima spoke on Monday.",
+            "Pune opened a new bridge."]
+    feed = src / "data.jsonl"
+    feed.write_text("".join(json.dumps({"text": t}) + "\n" for t in rows))
+    out = tmp_path / "out"
+    first = preprocess(source=str(src), output=str(out))
+    assert (first["documents"], first["rejects"]) == (3, 0)
+    added = "Graz hosts a chess final this week."
+    feed.write_text("".join(json.dumps({"text": t}) + "\n" for t in [added, *rows]))
+    second = preprocess(source=str(src), output=str(out))
+    assert (second["documents"], second["rejects"], second["skipped"], second["moved"]) == (
+        1, 0, 3, 3)
+    assert read(out, "rejects") == []
+    published = {r["raw_text"]: r["source"] for r in read(out, "documents")}
+    assert set(published) == {added, *rows}
+    # a copy of a row in another file is still a second copy
+    (src / "other.jsonl").write_text(json.dumps({"text": rows[1]}) + "\n")
+    third = preprocess(source=str(src), output=str(out))
+    assert third["rejects_by_reason"] == {"duplicate_text": 1}
