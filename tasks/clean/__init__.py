@@ -31,6 +31,8 @@ from tasks.clean.repetition import (
     DuplicateWord,
     default_exceptions,
     duplicate_sentence,
+    interjections,
+    phrasal_verbs,
 )
 from tasks.clean.sentences import broken_sentence
 
@@ -91,7 +93,8 @@ def cleaner_version(config: CleanConfig) -> str:
 
     settings = {**asdict(config), "tagger": tagger_version(),
                 "wordfreq": importlib.metadata.version("wordfreq"),
-                "reduplications": sorted(default_exceptions())}
+                "reduplications": sorted(default_exceptions()),
+                "interjections": sorted(interjections()), "phrasal_verbs": sorted(phrasal_verbs())}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     return f"{CLEANER_RELEASE}+{digest}"
 
