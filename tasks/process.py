@@ -19,8 +19,22 @@ from tasks.clean.batch import clean_documents
 from tasks.write import Staged, stage_batch
 
 
+def io_failure(task, task_run, state) -> bool:  # noqa: ANN001 (Prefect's retry hook)
+    """Retry only what can succeed a second time: I/O (disk, network). A failure of a step's
+    logic (a schema cast, an unknown model) fails the same way again: retrying only delays it."""
+    try:
+        state.result()
+    except BaseException as exc:  # noqa: BLE001 (what failed decides; nothing is swallowed)
+        cause: BaseException | None = exc
+        while cause is not None:  # "writing batch ... failed" wraps the disk's OSError
+            if isinstance(cause, OSError):  # ConnectionError and TimeoutError are OSErrors
+                return True
+            cause = cause.__cause__ or cause.__context__
+    return False
+
+
 @task(name="process-batch", cache_policy=NO_CACHE, persist_result=False, retries=1,
-      retry_delay_seconds=5)
+      retry_delay_seconds=5, retry_condition_fn=io_failure)
 def process_batch(batch: Batch, config: CleanConfig, model_name: str, cleaner: str, model: str,
                   output: str, entity_patterns: EntityPatterns | str | None = None) -> Staged:
     """Clean and annotate a batch, then write its tables aside (committed, not yet published)."""
