@@ -127,6 +127,13 @@ def build_rules(config: CleanConfig, evidence: BatchEvidence = NO_EVIDENCE) -> t
     if repetition:
         at = rules.index(repetition[-1]) + 1
         rules[at:at] = [replace(r, only_after=_REPETITION) for r in repetition]
+    # Mojibake is read per line: a no-break space the whitespace rule removes can change what
+    # ftfy sees ("\xa0Â\x80"); when it edited, the encoding rule looks once more.
+    names = [r.name for r in rules]
+    if "encoding" in names and "whitespace" in names:
+        at = names.index("whitespace") + 1
+        rules.insert(at, replace(rules[names.index("encoding")],
+                                 only_after=frozenset({"whitespace"})))
     return tuple(rules)
 
 

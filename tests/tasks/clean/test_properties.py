@@ -145,3 +145,10 @@ def test_repetition_revealed_by_another_removal_is_removed(raw: str) -> None:
     once = clean_text(raw)
     assert replay(raw, once.edits) == once.clean_text
     assert clean_text(once.clean_text).edits == []
+
+
+def test_mojibake_behind_a_no_break_space_is_cleaned_in_one_go() -> None:
+    """Found by the idempotence property: ftfy read the line differently once the whitespace
+    rule had removed the no-break space, so a second cleaning changed the text again."""
+    once = clean_text("\xa0\u00c2\x80").clean_text
+    assert clean_text(once).edits == []
