@@ -19,6 +19,8 @@ import re
 from collections import Counter, defaultdict
 
 _WORD = re.compile(r"[^\W\d_]+")
+# two letters side by side that are not lower case (a superset of what a run needs, at C speed)
+_TWO_CAPITALS = re.compile(r"[^\W\d_a-z\u00df-\u00ff]{2}")
 _GAP = re.compile(r"[^\w\n]{1,4}")  # what may stand between two words of one run: ", ", " "
 
 
@@ -43,7 +45,7 @@ def _caps_runs(text: str) -> list[list[re.Match[str]]]:
 
 def readable_case(text: str) -> str:
     """``text`` with its runs of ALL-CAPS words re-cased (same length, same offsets)."""
-    runs = _caps_runs(text) if sum(c.isupper() for c in text[:20000]) > 3 else []
+    runs = _caps_runs(text) if _TWO_CAPITALS.search(text) else []
     if not runs:
         return text
     in_runs = {w.start() for run in runs for w in run}

