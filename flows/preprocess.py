@@ -41,14 +41,13 @@ from flows.runners import (
     workers_share_this_api,
 )
 from tasks.annotate import DEFAULT_MODEL, EntityPatterns, model_version, read_entity_patterns
-from tasks.batch import Batch, chunk, incoming_table, rejects_table
+from tasks.batch import Batch, Sighting, chunk, incoming_table, rejects_table, sightings_table
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entities import write_entity_index
 from tasks.faults import failpoint
 from tasks.ingest import (
     MAX_DOCUMENT_BYTES,
     MAX_FILE_BYTES,
-    Document,
     Limits,
     Reject,
     find_sources,
@@ -182,6 +181,14 @@ def _file_of(source: str) -> str:
     return path if path and row.isdigit() else source
 
 
+def _row_of(source: str, path: str) -> int | None:
+    """The 1-based line/row of ``source`` in the file ``path`` (None for a whole file): known
+    from the file being read, so a file named ``x#1.txt`` is not row 1 of ``x``."""
+    rest = source[len(path) + 1:] if source.startswith(path + "#") else ""
+    digits = rest.rstrip("-")  # "f.jsonl#7-": the rest of a file from row 7 (too_large)
+    return int(digits) if digits.isdigit() else None
+
+
 def _new_run_id() -> str:
     return f"r{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
@@ -230,7 +237,7 @@ class _Progress:
             "rejects": self.rows["rejects"], "skipped": self.skipped, "moved": self.moved,
             "edits": self.rows["edits"], "flags": self.rows["flags"],
             "sentences": self.rows["sentences"], "entities": self.rows["entities"],
-            "batches": self.batches,
+            "sightings": self.rows["sightings"], "batches": self.batches,
             "rejects_by_reason": dict(self.by["rejects"]), "edits_by_rule": dict(self.by["edits"]),
             "flags_by_rule": dict(self.by["flags"]), "entities_by_label": dict(self.by["entities"]),
             "seconds_by_stage": {k: round(v, 3) for k, v in self.timings.items()},
@@ -316,36 +323,41 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 for path in paths:
                     for item in read_sources([path], text_column, limits or Limits()):
                         _STOP.check()
-                        yield item
+                        yield item, path
                     progress.files_read += 1
                     progress.bytes_read += _size(path)
                     failpoint("read")
 
             def triage(items):
-                """Skip what an earlier run recorded from the same source (a document or a
-                reject: an unchanged rerun records nothing again); reject a second copy of a
-                text."""
-                for item in items:
+                """Skip what an earlier run recorded from the same place (a document, a reject
+                or a sighting: an unchanged rerun records nothing again); reject a second copy
+                of a text; note where every text was seen."""
+                for item, path in items:
                     if (item.doc_id, item.source) in seen.inputs:
                         progress.skipped += 1
                         continue
-                    if isinstance(item, Document):
-                        earlier = seen.documents.get(item.doc_id)
-                        if earlier is not None and item.doc_id not in this_run and (
-                                _file_of(earlier) == _file_of(item.source)):
-                            # the same text, published from this file by an earlier run, on
-                            # another line now (a line was added above it): the row moved, it
-                            # is not a second copy of another row
-                            progress.skipped += 1
-                            progress.moved += 1
-                            continue
-                        first = this_run.get(item.doc_id) or earlier
-                        if first is not None:
-                            yield Reject(item.doc_id, item.source, "duplicate_text",
-                                         f"same text as {first} (doc_id {item.doc_id[:12]}...)")
-                            continue
-                        this_run[item.doc_id] = item.source
-                    yield item
+                    row = _row_of(item.source, path)
+                    if isinstance(item, Reject):
+                        yield item, Sighting(item.doc_id, item.source, path, row, item.source)
+                        continue
+                    earlier = seen.documents.get(item.doc_id)
+                    if earlier is not None and item.doc_id not in this_run and (
+                            seen.paths.get(earlier, _file_of(earlier)) == path):
+                        # the same text, published from this file by an earlier run, on
+                        # another line now (a line was added above it): the row moved, it
+                        # is not a second copy of another row
+                        progress.skipped += 1
+                        progress.moved += 1
+                        yield Sighting(item.doc_id, item.source, path, row, earlier)
+                        continue
+                    first = this_run.get(item.doc_id) or earlier
+                    if first is not None:
+                        yield (Reject(item.doc_id, item.source, "duplicate_text",
+                                      f"same text as {first} (doc_id {item.doc_id[:12]}...)"),
+                               Sighting(item.doc_id, item.source, path, row, first))
+                        continue
+                    this_run[item.doc_id] = item.source
+                    yield item, Sighting(item.doc_id, item.source, path, row, item.source)
 
             inflight: list[PrefectFuture] = []
 
@@ -357,10 +369,11 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
                 logger.info(progress.line())
 
             batches = chunk(triage(counted(sources)), batch_size, batch_chars)
-            for index, (docs, rejects) in enumerate(batches):
-                batch = Batch(run_id, index, incoming_table(docs))
-                if rejects:
-                    batch.add("rejects", rejects_table(rejects, run_id, cleaner, model_str))
+            for index, part in enumerate(batches):
+                batch = Batch(run_id, index, incoming_table(part.docs))
+                if part.rejects:
+                    batch.add("rejects", rejects_table(part.rejects, run_id, cleaner, model_str))
+                batch.add("sightings", sightings_table(part.sightings, run_id, cleaner, model_str))
                 inflight.append(process_batch.submit(batch, config, model, cleaner, model_str, out,
                                                      entity_patterns))
                 progress.batches_submitted += 1

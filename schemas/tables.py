@@ -140,6 +140,27 @@ RUNS_V1 = _schema(
     "runs",
 )
 
+# Every place a text was seen, once per (text, place) and versions: the document's own source,
+# a second copy (also a duplicate_text reject), a row that moved to another line of its file
+# (skipped, not rejected). ``path`` and ``row`` say the place without parsing ``source``: a
+# file named ``x#1.txt`` is path "x#1.txt", row null; row 1 of ``x.jsonl`` is "x.jsonl", 1.
+SIGHTINGS_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # as in documents / rejects
+        pa.field("path", pa.string(), nullable=False),  # the file
+        pa.field("row", pa.int64()),  # 1-based line/row of a JSONL/CSV/Parquet file, else null
+        # where the text was first seen with these versions (the source of its documents row,
+        # unless it was rejected or failed processing); equal to ``source`` for a first sighting
+        pa.field("first_source", pa.string(), nullable=False),
+        pa.field("cleaner_version", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("seen_at", _TS, nullable=False),
+    ],
+    "sightings",
+)
+
 # Not per run: one file, recomputed from entities + documents after every run publishes.
 ENTITY_INDEX_V1 = _schema(
     [
@@ -162,11 +183,12 @@ TABLES: dict[str, pa.Schema] = {
     "rejects": REJECTS_V1,
     "runs": RUNS_V1,
     "entity_index": ENTITY_INDEX_V1,
+    "sightings": SIGHTINGS_V1,
 }
 
 # Tables written per batch; documents/rejects are published last so that a row in a child
 # table never refers to a document that is not (yet) visible.
-BATCH_TABLES = ("edits", "flags", "sentences", "entities", "rejects", "documents")
+BATCH_TABLES = ("edits", "flags", "sentences", "entities", "sightings", "rejects", "documents")
 
 # Internal: what ingest hands to the cleaner (not published).
 INCOMING_V1 = _schema(

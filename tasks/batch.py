@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from schemas.tables import INCOMING_V1, REJECTS_V1
+from schemas.tables import INCOMING_V1, REJECTS_V1, SIGHTINGS_V1
 from tasks.ingest import Document, Reject
 
 
@@ -38,6 +38,29 @@ class Batch:
             self.tables[name] = table
 
 
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A text seen at a place: ``path`` (the file) and ``row`` (its line/row, or None)."""
+
+    doc_id: str
+    source: str
+    path: str
+    row: int | None
+    first_source: str
+
+
+def sightings_table(sightings: Iterable[Sighting], run_id: str, cleaner_version: str,
+                    model: str) -> pa.Table:
+    now = datetime.now(UTC)
+    rows = [
+        {"doc_id": s.doc_id, "source": s.source, "path": s.path, "row": s.row,
+         "first_source": s.first_source, "cleaner_version": cleaner_version, "model": model,
+         "run_id": run_id, "seen_at": now}
+        for s in sightings
+    ]
+    return pa.Table.from_pylist(rows, schema=SIGHTINGS_V1)
+
+
 def rejects_table(rejects: Iterable[Reject], run_id: str, cleaner_version: str,
                   model: str) -> pa.Table:
     now = datetime.now(UTC)
@@ -60,20 +83,41 @@ def incoming_table(docs: Iterable[Document]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=INCOMING_V1)
 
 
-def chunk(items: Iterable[Document | Reject], max_docs: int, max_chars: int
-          ) -> Iterator[tuple[list[Document], list[Reject]]]:
-    """Group a stream into batches bounded by document count and text size."""
-    docs: list[Document] = []
-    rejects: list[Reject] = []
-    chars = 0
-    for item in items:
+@dataclass
+class Slice:
+    """What the flow reads into one batch."""
+
+    docs: list[Document] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+    sightings: list[Sighting] = field(default_factory=list)
+    chars: int = 0
+
+    def full(self, max_docs: int, max_chars: int) -> bool:
+        return (len(self.docs) >= max_docs or self.chars >= max_chars
+                or len(self.rejects) + len(self.sightings) >= max_docs * 4)
+
+
+Item = Document | Reject
+Seen = Item | Sighting | tuple[Item, Sighting]
+
+
+def chunk(items: Iterable[Seen], max_docs: int, max_chars: int) -> Iterator[Slice]:
+    """Group a stream into batches bounded by document count and text size. A document or
+    reject and its sighting, given as a pair, land in one batch (published together)."""
+    part = Slice()
+    for entry in items:
+        if part.full(max_docs, max_chars):
+            yield part
+            part = Slice()
+        item, sighting = entry if isinstance(entry, tuple) else (entry, None)
+        if isinstance(item, Sighting):
+            item, sighting = None, item
         if isinstance(item, Document):
-            docs.append(item)
-            chars += len(item.raw_text)
-        else:
-            rejects.append(item)
-        if len(docs) >= max_docs or chars >= max_chars or len(rejects) >= max_docs * 4:
-            yield docs, rejects
-            docs, rejects, chars = [], [], 0
-    if docs or rejects:
-        yield docs, rejects
+            part.docs.append(item)
+            part.chars += len(item.raw_text)
+        elif item is not None:
+            part.rejects.append(item)
+        if sighting is not None:
+            part.sightings.append(sighting)
+    if part.docs or part.rejects or part.sightings:
+        yield part

@@ -21,7 +21,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -277,25 +277,35 @@ class Published:
     """What earlier runs with these versions recorded, so that a rerun records nothing twice."""
 
     documents: dict[str, str]  # doc_id -> the source it was published from
-    inputs: set[tuple[str, str]]  # (doc_id, source) of every published document and reject
+    inputs: set[tuple[str, str]]  # (doc_id, source) of every published document, reject, move
+    paths: dict[str, str] = field(default_factory=dict)  # source -> its file (from sightings)
 
 
 def published_ids(output: Path, cleaner: str, model: str) -> Published:
-    """Everything already in documents or rejects for these versions."""
+    """Everything already in documents, rejects or sightings for these versions."""
     documents: dict[str, str] = {}
     inputs: set[tuple[str, str]] = set()
+    paths: dict[str, str] = {}
+    flt = (ds.field("cleaner_version") == cleaner) & (ds.field("model") == model)
     for name in ("documents", "rejects"):
         dataset = table_dataset(output, name)
         if dataset is None:
             continue
-        flt = (ds.field("cleaner_version") == cleaner) & (ds.field("model") == model)
         table = dataset.to_table(columns=["doc_id", "source"], filter=flt)
         pairs = zip(table.column("doc_id").to_pylist(), table.column("source").to_pylist())
         for doc_id, source in pairs:
             inputs.add((doc_id, source))
             if name == "documents":
                 documents.setdefault(doc_id, source)
-    return Published(documents, inputs)
+    sightings = table_dataset(output, "sightings")
+    if sightings is not None:
+        table = sightings.to_table(columns=["doc_id", "source", "path", "first_source"],
+                                   filter=flt)
+        for doc_id, source, path, first in zip(*(c.to_pylist() for c in table.columns)):
+            paths[source] = path
+            if source != first:  # a second copy or a moved row: seen, recorded, not again
+                inputs.add((doc_id, source))
+    return Published(documents, inputs, paths)
 
 
 def write_run(output: Path, row: dict) -> Path:

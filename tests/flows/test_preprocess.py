@@ -320,7 +320,41 @@ def test_a_line_added_above_does_not_turn_old_rows_into_rejects(tmp_path) -> Non
     assert read(out, "rejects") == []
     published = {r["raw_text"]: r["source"] for r in read(out, "documents")}
     assert set(published) == {added, *rows}
-    # a copy of a row in another file is still a second copy
+    # the documents keep the source they were published from; sightings say where each
+    # text is now, and point back to it
+    feed_path = str(feed)
+    seen = {(r["source"], r["row"], r["first_source"]) for r in read(out, "sightings")
+            if r["run_id"] == second["run_id"]}
+    assert seen == {(f"{feed_path}#{n + 2}", n + 2, published[t])
+                    for n, t in enumerate(rows)} | {(f"{feed_path}#1", 1, f"{feed_path}#1")}
+    # an unchanged rerun records no sighting again
+    again = preprocess(source=str(src), output=str(out))
+    assert (again["documents"], again["rejects"], again["sightings"]) == (0, 0, 0)
+    # a copy of a row in another file is still a second copy, and seen at both places
     (src / "other.jsonl").write_text(json.dumps({"text": rows[1]}) + "\n")
     third = preprocess(source=str(src), output=str(out))
     assert third["rejects_by_reason"] == {"duplicate_text": 1}
+    places = duckdb.sql(f"""
+        SELECT s.source FROM read_parquet('{out}/sightings/**/*.parquet') s
+        JOIN read_parquet('{out}/documents/**/*.parquet') d USING (doc_id)
+        WHERE d.raw_text = '{rows[1]}' ORDER BY s.seen_at, s.source""").fetchall()
+    assert [p for (p,) in places] == [f"{feed_path}#2", f"{feed_path}#3",
+                                      str(src / "other.jsonl") + "#1"]
+
+
+def test_a_file_named_like_a_row_is_not_a_row(tmp_path) -> None:
+    """Issue 14, finding 8: ``x#1.txt`` read like row 1 of ``x``. Sightings give the file and
+    the row as two columns, taken from the file being read rather than parsed from source."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "x.jsonl").write_text(json.dumps({"text": "Kiel won the regatta on Sunday."}) + "\n")
+    (src / "x#1.txt").write_text("Minsk held a parade on Monday.")
+    (src / "y#2").write_text("Turin reopened its museum.")  # no extension: a text file
+    out = tmp_path / "out"
+    summary = preprocess(source=str(src), output=str(out))
+    assert summary["documents"] == 3
+    places = {(r["source"], r["path"], r["row"]) for r in read(out, "sightings")}
+    assert places == {(f"{src}/x.jsonl#1", f"{src}/x.jsonl", 1),
+                      (f"{src}/x#1.txt", f"{src}/x#1.txt", None),
+                      (f"{src}/y#2", f"{src}/y#2", None)}
+

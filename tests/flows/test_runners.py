@@ -16,8 +16,8 @@ from flows.preprocess import preprocess
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-TABLES = ("documents", "edits", "flags", "sentences", "entities", "rejects")
-VOLATILE = {"run_id", "processed_at", "rejected_at"}
+TABLES = ("documents", "edits", "flags", "sentences", "entities", "rejects", "sightings")
+VOLATILE = {"run_id", "processed_at", "rejected_at", "seen_at"}
 
 
 def snapshot(out: Path) -> dict[str, list[str]]:

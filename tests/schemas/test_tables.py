@@ -57,6 +57,7 @@ def test_contract_columns_present() -> None:
         "entities": "doc_id ent_index sent_index start_char end_char raw_start raw_end text label",
         "rejects": "source reason detail run_id",
         "runs": "run_id flow_run_id started_at finished_at source parameters counts status",
+        "sightings": "doc_id source path row first_source run_id",
     }
     for table, columns in contract.items():
         assert set(columns.split()) <= set(TABLES[table].names), table
