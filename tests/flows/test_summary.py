@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flows.preprocess import _markdown
+from flows.summary import summary_markdown as _markdown
 
 COUNTS = {"documents": 3, "rejects": 1, "skipped": 0, "edits": 2, "flags": 0, "sentences": 5,
           "entities": 4, "rejects_by_reason": {"too_large": 1}, "edits_by_rule": {},

@@ -1,0 +1,120 @@
+"""Ctrl-C and SIGTERM: the run stops within seconds, records itself as interrupted, and leaves
+nothing it started running.
+
+A signal handler only notes the request (``STOP``); the flow acts on it between documents and
+batches (``STOP.check()``). If the run cannot stop in time (blocked on a Prefect API that died
+of the same Ctrl-C), ``stop_now`` records the run, stops every child process and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import NoReturn
+
+import psutil
+
+
+class Interrupted(RuntimeError):
+    """Ctrl-C or SIGTERM reached the run: it stops at the next document or batch."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class _StopRequest:
+    """A stop asked for by a signal: the handler only notes it, the flow acts on it between
+    documents and batches. (An exception raised by a handler lands anywhere: a SIGTERM inside
+    Prefect's serializer failed the run instead of interrupting it.)"""
+
+    signum: int | None = None
+    cli = False  # main() owns the process's signals (a deployment's runner keeps Prefect's)
+    # records the run as interrupted if the flow cannot do it in time (blocked on a Prefect
+    # API that died of the same Ctrl-C); set while a run holds its output
+    record: Callable[[], object] | None = None
+
+    def check(self) -> None:
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+
+STOP = _StopRequest()
+_GRACE_SECONDS = 10.0  # for the batch in hand and the runs row, then stop regardless
+
+
+def on_signal(signum: int, frame: object) -> None:
+    if STOP.signum is not None:  # asked twice: stop now
+        stop_now(128 + signum)
+    STOP.signum = signum
+    logging.getLogger(__name__).warning(
+        "%s: stopping after the batch in hand (at most %.0f s; send it again to stop now)",
+        signal.Signals(signum).name, _GRACE_SECONDS)
+    timer = threading.Timer(_GRACE_SECONDS, stop_now, args=(128 + signum,))
+    timer.daemon = True
+    timer.start()
+
+
+@contextlib.contextmanager
+def signals_noted() -> Iterator[None]:
+    """Within the run, Ctrl-C and SIGTERM are noted, not raised (Prefect's own SIGTERM handler,
+    which raises, is set aside and put back)."""
+    if not STOP.cli or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+
+
+def _drain_prefect_events() -> None:
+    from prefect._internal.concurrency.services import _QueueServiceBase
+
+    with contextlib.suppress(Exception):
+        _QueueServiceBase.drain_all(timeout=2.5)
+
+
+def stop_now(code: int) -> NoReturn:
+    """Leave within seconds of Ctrl-C or SIGTERM, with nothing the run started left running.
+
+    Prefect's exit-time drain waits (for minutes) on an API that may have died of the same
+    signal: Ctrl-C reaches the whole process group, its temporary server included. Give the
+    drain a few seconds, then stop every child process (the temporary server, the workers)
+    and exit without the drain. The runs row is already written by then."""
+    record, STOP.record = STOP.record, None
+    if record is not None:
+        try:
+            record()
+        except Exception:
+            logging.getLogger(__name__).exception("could not record the interrupted run")
+    drain = threading.Thread(target=_drain_prefect_events, daemon=True)
+    drain.start()
+    drain.join(3)
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=5)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def install_handlers() -> None:
+    """For the command line: this process owns its signals (a deployment's runner keeps
+    Prefect's)."""
+    STOP.cli = True
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
