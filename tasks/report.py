@@ -8,14 +8,18 @@ hover). Built from this run's published batch tables only; no scripts, no fetche
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 from collections import Counter
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
+import jinja2
 import pyarrow as pa
 import pyarrow.dataset as ds
+from markupsafe import Markup
 from spacy.displacy.render import DEFAULT_LABEL_COLORS
 
 from schemas.tables import TABLES
@@ -53,29 +57,19 @@ def _by(table: pa.Table, column: str) -> dict[str, int]:
 
 
 def bar_chart(title: str, data: dict[str, int], colours: dict[str, str] | None = None,
-              colour: str = "#4c78a8") -> str:
-    """A small horizontal bar chart as inline SVG (or a line saying there is nothing)."""
-    esc = html.escape
-    if not data:
-        return f'<figure class="chart"><figcaption>{esc(title)}</figcaption><p class="none">none</p></figure>'
-    rows = sorted(data.items(), key=lambda kv: (-kv[1], kv[0]))
+              colour: str = "#4c78a8") -> dict:
+    """A small horizontal bar chart's geometry, drawn as inline SVG by the template."""
     label_w, bar_w, row_h = 150, 250, 20
-    top = max(v for _, v in rows) or 1
-    height = row_h * len(rows) + 4
-    parts = [f'<svg role="img" aria-label="{esc(title)}" width="{label_w + bar_w + 60}" '
-             f'height="{height}" viewBox="0 0 {label_w + bar_w + 60} {height}">']
-    for i, (key, value) in enumerate(rows):
-        y = i * row_h + 2
-        w = max(1, round(bar_w * value / top))
-        fill = (colours or {}).get(key, colour if colours is None else _DEFAULT_COLOUR)
-        parts.append(
-            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{esc(str(key))}</text>'
-            f'<rect x="{label_w}" y="{y + 2}" width="{w}" height="{row_h - 5}" rx="2" '
-            f'fill="{fill}"><title>{esc(str(key))}: {value}</title></rect>'
-            f'<text x="{label_w + w + 5}" y="{y + 14}">{value}</text>')
-    parts.append("</svg>")
-    return (f'<figure class="chart"><figcaption>{esc(title)}</figcaption>{"".join(parts)}'
-            f"</figure>")
+    rows = sorted(data.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = max((v for _, v in rows), default=0) or 1
+    return {
+        "title": title, "label_w": label_w, "row_h": row_h, "width": label_w + bar_w + 60,
+        "height": row_h * len(rows) + 4,
+        "rows": [{"key": str(key), "value": value, "y": i * row_h + 2,
+                  "w": max(1, round(bar_w * value / top)),
+                  "fill": (colours or {}).get(key, colour if colours is None else _DEFAULT_COLOUR)}
+                 for i, (key, value) in enumerate(rows)],
+    }
 
 
 def render_document(text: str, entities: list[dict], edits: list[dict], flags: list[dict],
@@ -169,41 +163,16 @@ def _flag_title(f: dict) -> str:
     return f"{f['rule']}: {f['message']}"
 
 
-_CSS = """
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
-       margin: 0 auto; padding: 1.5em 2em 4em; max-width: 1100px; }
-h1 { font-size: 1.5em; margin-bottom: .2em; } h2 { margin-top: 1.6em; font-size: 1.2em; }
-.meta { color: #555; } .meta code { background: #f3f3f3; padding: 0 .3em; }
-table.totals { border-collapse: collapse; margin: 1em 0; }
-table.totals th, table.totals td { border: 1px solid #ddd; padding: .25em .8em; text-align: right; }
-table.totals th { background: #f6f6f6; font-weight: 600; }
-.charts { display: flex; flex-wrap: wrap; gap: .5em 2em; }
-figure.chart { margin: .5em 0; } figcaption { font-weight: 600; margin-bottom: .2em; }
-figure.chart svg text { font-size: 12px; fill: #333; } p.none { color: #888; margin: 0; }
-.legend span { margin-right: 1.2em; }
-article { border-top: 1px solid #ddd; padding-top: .6em; margin-top: 1.2em; }
-article h3 { font-size: 1em; margin: 0 0 .4em; font-family: ui-monospace, monospace; }
-article .counts { color: #666; font-size: .9em; margin-bottom: .4em; }
-.doc { white-space: pre-wrap; line-height: 2.3; }
-mark.entity { padding: .25em .45em; margin: 0 .15em; line-height: 1; border-radius: .35em;
-              color: inherit; }
-.ent-label { font-size: .7em; font-weight: bold; line-height: 1; vertical-align: middle;
-             margin-left: .4rem; text-transform: uppercase; }
-del { color: #b00020; background: #fde8ea; text-decoration: line-through; }
-ins { color: #0a6b2c; background: #e3f6e8; text-decoration: none; border-bottom: 1px solid #0a6b2c; }
-.flag { text-decoration: underline wavy #e6b800; text-decoration-thickness: 2px;
-        text-underline-offset: 3px; background: #fff8d6; }
-.flag-point { color: #c79a00; }
-.cut { color: #888; font-style: italic; }
-table.rejects { border-collapse: collapse; font-size: .9em; }
-table.rejects td, table.rejects th { border: 1px solid #ddd; padding: .2em .6em; text-align: left; }
-"""
+@functools.cache
+def _template() -> jinja2.Template:
+    """The page's template, shipped next to this module (package data, not a path on disk)."""
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(resources.files("tasks").joinpath("report.html.j2").read_text("utf-8"))
 
 
 def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
                  counts: dict | None = None) -> str:
     """The whole HTML page of a run from its tables (documents, edits, flags, entities, rejects)."""
-    esc = html.escape
     docs, edits, flags = tables["documents"], tables["edits"], tables["flags"]
     entities, rejects = tables["entities"], tables["rejects"]
     counts = counts or {}
@@ -214,9 +183,7 @@ def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
     # the run's own counts cover every document; the tables may hold only those shown
     for key in ("edits", "flags", "entities"):
         totals[key] = counts.get(key, totals[key])
-    head = "".join(f"<th>{k}</th>" for k in totals)
-    row = "".join(f"<td>{v:,}</td>" for v in totals.values())
-    charts = "".join([
+    charts = [
         bar_chart("Rejects by reason", counts.get("rejects_by_reason") or _by(rejects, "reason"),
                   colour="#c0392b"),
         bar_chart("Edits by rule", counts.get("edits_by_rule") or _by(edits, "rule"),
@@ -225,37 +192,25 @@ def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
                   colour="#e6b800"),
         bar_chart("Entities by label", counts.get("entities_by_label") or _by(entities, "label"),
                   colours=DEFAULT_LABEL_COLORS),
-    ])
-    parts = [
-        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>preprocess run {esc(run_id)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>preprocess run <code>{esc(run_id)}</code>: {esc(status)}</h1>",
-        f'<p class="meta">Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.'
-        + (f" Model <code>{esc(meta.column('model')[0].as_py())}</code>, cleaner "
-           f"<code>{esc(meta.column('cleaner_version')[0].as_py())}</code>."
-           if meta.num_rows else "") + "</p>",
-        f'<table class="totals"><tr>{head}</tr><tr>{row}</tr></table>',
-        f'<div class="charts">{charts}</div>',
     ]
-    if rejects.num_rows:
-        rows = "".join(f"<tr><td>{esc(r['source'])}</td><td>{esc(r['reason'])}</td>"
-                       f"<td>{esc(r['detail'])}</td></tr>"
-                       for r in rejects.select(["source", "reason", "detail"]).to_pylist()[:200])
-        parts.append(f"<h2>Rejects</h2><table class=\"rejects\"><tr><th>source</th><th>reason"
-                     f"</th><th>detail</th></tr>{rows}</table>")
-    parts.append(_documents_section(meta, docs, edits, flags, entities))
-    parts.append("</body></html>\n")
-    return "".join(parts)
+    chosen = choose_documents(meta) if meta.num_rows else []
+    return _template().render(
+        run_id=run_id, status=status, written=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+        model=meta.column("model")[0].as_py() if meta.num_rows else None,
+        cleaner=meta.column("cleaner_version")[0].as_py() if meta.num_rows else None,
+        totals=totals, charts=charts,
+        rejects=rejects.select(["source", "reason", "detail"]).to_pylist()[:200],
+        shown=(f"all {meta.num_rows} documents" if len(chosen) == meta.num_rows else
+               f"{len(chosen)} of {meta.num_rows} documents (those with the most edits and "
+               "flags)"),
+        documents=_documents(chosen, docs, edits, flags, entities)) + "\n"
 
 
-def _documents_section(meta_table: pa.Table, docs: pa.Table, edits: pa.Table, flags: pa.Table,
-                       entities: pa.Table) -> str:
-    esc = html.escape
-    if not meta_table.num_rows:
-        return "<h2>Documents</h2><p>No documents in this run.</p>"
-    n_all = meta_table.num_rows
-    chosen = choose_documents(meta_table)
+def _documents(chosen: list[dict], docs: pa.Table, edits: pa.Table, flags: pa.Table,
+               entities: pa.Table) -> list[dict]:
+    """The chosen documents with their bodies rendered (entities, edits, flags in place)."""
+    if not chosen:
+        return []
     wanted = pa.array([d["doc_id"] for d in chosen], pa.string())
     docs = docs.filter(pa.compute.is_in(docs.column("doc_id"), value_set=wanted))
 
@@ -269,28 +224,14 @@ def _documents_section(meta_table: pa.Table, docs: pa.Table, edits: pa.Table, fl
 
     texts = dict(zip(docs.column("doc_id").to_pylist(), docs.column("clean_text").to_pylist()))
     by_edit, by_flag, by_ent = rows(edits), rows(flags), rows(entities)
-    shown = (f"all {n_all} documents" if len(chosen) == n_all else
-             f"{len(chosen)} of {n_all} documents (those with the most edits and flags)")
-    legend = ('<p class="legend"><span><del title="removed">removed</del> '
-              '<ins title="inserted">inserted</ins> (rule on hover)</span>'
-              '<span><span class="flag" title="flag">flagged for review</span> (message on hover)'
-              '</span><span>entities in displaCy colours (canonical name, source and the '
-              "model's label on hover)</span></p>")
-    parts = [f"<h2>Documents</h2><p>Showing {shown}.</p>{legend}"]
-    for d in chosen:
-        body = render_document(texts[d["doc_id"]], by_ent.get(d["doc_id"], []),
-                               by_edit.get(d["doc_id"], []), by_flag.get(d["doc_id"], []))
-        parts.append(
-            f'<article id="doc-{esc(d["doc_id"][:12])}"><h3>{esc(d["source"])}</h3>'
-            f'<div class="counts">{d["n_edits"]} edits, {d["n_flags"]} flags, '
-            f'{d["n_entities"]} entities</div><div class="doc">{body}</div></article>')
-    return "".join(parts)
+    return [{**d, "body": Markup(render_document(texts[d["doc_id"]], by_ent.get(d["doc_id"], []),
+                                                 by_edit.get(d["doc_id"], []),
+                                                 by_flag.get(d["doc_id"], [])))}
+            for d in chosen]
 
 
 def write_report(output: Path, run_id: str, status: str, counts: dict | None = None) -> Path:
     """Build the run's report from its published tables and write it atomically."""
-    from tasks.write import STAGING
-
     meta = read_run_table(output, "documents", run_id,
                           ["doc_id", "source", "n_edits", "n_flags", "n_entities", "model",
                            "cleaner_version"])
@@ -299,7 +240,13 @@ def write_report(output: Path, run_id: str, status: str, counts: dict | None = N
               for name in ("documents", "edits", "flags", "entities")}
     tables["documents_meta"] = meta
     tables["rejects"] = read_run_table(output, "rejects", run_id, ["source", "reason", "detail"])
-    page = build_report(run_id, status, tables, counts)
+    return save_report(output, run_id, build_report(run_id, status, tables, counts))
+
+
+def save_report(output: Path, run_id: str, page: str) -> Path:
+    """Write the page to ``<output>/reports/<run_id>.html`` atomically."""
+    from tasks.write import STAGING
+
     path = output / "reports" / f"{run_id}.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = output / STAGING / f"report-{run_id}.html"

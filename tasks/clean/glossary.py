@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.clean.engine import Edit
+from tasks.clean.registry import RuleSpec
 
 
 def load_glossary(path: str | Path) -> dict[str, str]:
@@ -53,3 +54,6 @@ class Glossary:
             if preferred != m.group():
                 edits.append(Edit(m.start(), m.end(), preferred, "glossary"))
         return edits
+
+
+RULES = (RuleSpec("glossary", make=lambda config, evidence: Glossary(config.glossary)),)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tasks.clean.engine import Edit, Flag
+from tasks.clean.registry import RuleSpec
 
 _MARKERS = re.compile(
     r"^\s*(?:read more|read also|also read|see also|related(?: articles?| stories| coverage)?"
@@ -141,3 +142,10 @@ def hyphenation(text: str) -> list[Edit]:
                if keep_hyphen else f"'{head}-' + '{tail}': a word broken at a line end")
         edits.append(Edit(m.end(1), m.start(2), "-" if keep_hyphen else "", "hyphenation", why))
     return edits
+
+
+RULES = (
+    RuleSpec("hyphenation", propose=hyphenation, passes=2),
+    RuleSpec("boilerplate_line", passes=2,
+             make=lambda config, evidence: BoilerplateLine(evidence.recurring_lines)),
+)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import ftfy
 
 from tasks.clean.engine import Edit
+from tasks.clean.registry import RuleSpec
 
 # ftfy repairs mojibake and nothing else here: quotes, widths, ligatures and line breaks of
 # correct text are left as the author wrote them.
@@ -131,3 +132,12 @@ def _drop_overlaps(edits: list[Edit]) -> list[Edit]:
             continue
         out.append(e)
     return out
+
+
+RULES = (
+    RuleSpec("encoding", propose=encoding, passes=4,
+             # Mojibake is read per line: a no-break space the whitespace rule removes can change
+             # what ftfy sees ("\xa0Â\x80"); when it edited, the encoding rule looks once more.
+             again_after="whitespace"),
+    RuleSpec("whitespace", propose=whitespace, passes=3),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tasks.clean.engine import Edit
+from tasks.clean.registry import RuleSpec
 
 # A space before , . ; : ! ? or a closing bracket/quote. Not before an ellipsis ("and ... then"),
 # not where the mark starts a number (" .5"), not at the start of a line.
@@ -70,3 +71,6 @@ def punctuation_spacing(text: str) -> list[Edit]:
             continue
         edits.append(Edit(pos, pos, " ", "punctuation_spacing"))
     return edits
+
+
+RULES = (RuleSpec("punctuation_spacing", propose=punctuation_spacing, passes=2),)

@@ -15,10 +15,15 @@ from functools import cache, lru_cache
 from importlib import resources
 from itertools import compress, count, repeat
 from operator import eq
+from typing import TYPE_CHECKING
 
 from tasks.clean.engine import Edit, Flag
 from tasks.clean.evidence import BatchEvidence
-from tasks.clean.grammar import Token, tag, token_at
+from tasks.clean.grammar import Token, tag, tagger_version, token_at
+from tasks.clean.registry import RuleSpec
+
+if TYPE_CHECKING:
+    from tasks.clean import CleanConfig
 
 # Words whose doubling can be correct English; the sentence's grammar decides each one.
 _BE = frozenset("is was are were am be been".split())
@@ -690,3 +695,29 @@ def duplicate_sentence(text: str, min_words: int = 4) -> list[Edit]:
             edits.append(Edit(e0, e1, "", "duplicate_sentence",
                               f"the sentence of {len(a.split())} words repeated back to back"))
     return edits
+
+
+def _exceptions(config: CleanConfig) -> frozenset[str]:
+    """The shipped reduplications and the user's own exceptions."""
+    return default_exceptions() | frozenset(config.exceptions)
+
+
+def _decided_with() -> dict[str, object]:
+    """The data these rules decide with: the tagger's model, wordfreq's lists, the shipped lists."""
+    import importlib.metadata
+
+    return {"tagger": tagger_version(), "wordfreq": importlib.metadata.version("wordfreq"),
+            "reduplications": sorted(default_exceptions()),
+            "interjections": sorted(interjections()), "phrasal_verbs": sorted(phrasal_verbs())}
+
+
+# Removing one kind of repetition can reveal another ("the the cat the cat"): when any of them
+# edited, they run once more (round "repetition"), so that cleaning the output again changes
+# nothing.
+RULES = (
+    RuleSpec("duplicate_sentence", propose=duplicate_sentence, passes=3, round="repetition"),
+    RuleSpec("duplicate_phrase", passes=3, round="repetition", decided_with=_decided_with,
+             make=lambda config, evidence: DuplicatePhrase(_exceptions(config))),
+    RuleSpec("duplicate_word", passes=3, round="repetition", decided_with=_decided_with,
+             make=lambda config, evidence: DuplicateWord(_exceptions(config), evidence)),
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tasks.clean.engine import Flag
+from tasks.clean.registry import RuleSpec
 
 # Words after which a period does not end a sentence.
 ABBREVIATIONS = frozenset(
@@ -99,3 +100,6 @@ def broken_sentence(text: str) -> list[Flag]:
                           f"short sentence without a verb after a period ({fragment!r}): "
                           "likely the end of the sentence before it"))
     return flags
+
+
+RULES = (RuleSpec("broken_sentence", propose=broken_sentence),)

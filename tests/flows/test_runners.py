@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -33,13 +35,48 @@ def snapshot(out: Path) -> dict[str, list[str]]:
     return result
 
 
+# What the tables of data/raw (batches of 4) were before the steps were redesigned ("One shape,
+# said once"): a digest per table, so a refactoring that claims to change nothing can show it.
+# A change meant to change the output updates the file: python -m tests.flows.test_runners OUT
+GOLDEN = Path(__file__).with_name("data_raw_tables.json")
+PLACES = {"source", "path", "first_source"}  # paths, made relative to the checkout
+ENVIRONMENT = {"cleaner_version", "model"}  # digests of installed releases, tested elsewhere
+
+
+def fingerprint(out: Path, root: Path) -> dict[str, dict]:
+    """Row count and digest of every table, without run ids, timestamps, installed versions,
+    and with paths relative to ``root`` (the same on every checkout)."""
+    result = {}
+    for table in TABLES:
+        rows = []
+        if (out / table).exists():
+            data = ds.dataset(out / table, format="parquet", partitioning="hive").to_table()
+            data = data.drop_columns([c for c in data.column_names
+                                      if c in VOLATILE | ENVIRONMENT])
+            rows = [{k: v.removeprefix(f"{root}/") if k in PLACES and v else v
+                     for k, v in r.items()} for r in data.to_pylist()]
+        lines = sorted(repr(sorted(r.items())) for r in rows)
+        result[table] = {"rows": len(lines),
+                         "sha256": hashlib.sha256("\n".join(lines).encode()).hexdigest()}
+    return result
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, sample_dir) -> dict[str, list[str]]:
+def reference_output(tmp_path_factory, sample_dir) -> Path:
     out = tmp_path_factory.mktemp("thread")
     preprocess(source=str(sample_dir), output=str(out), runner="thread", batch_size=4)
-    snap = snapshot(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(reference_output) -> dict[str, list[str]]:
+    snap = snapshot(reference_output)
     assert len(snap["documents"]) == 20
     return snap
+
+
+def test_tables_are_those_of_before_the_redesign(reference_output, sample_dir) -> None:
+    assert fingerprint(reference_output, sample_dir) == json.loads(GOLDEN.read_text())["tables"]
 
 
 def test_process_pool_matches_threads(reference, tmp_path, sample_dir) -> None:
@@ -133,3 +170,12 @@ def test_pool_workers_use_the_runs_temporary_server(tmp_path, sample_dir) -> Non
     log = done.stdout + done.stderr
     assert log.count("Starting temporary server") == 1, log[-3000:]
     assert '"documents": 20' in done.stdout
+
+
+if __name__ == "__main__":  # write GOLDEN from an output of data/raw run with --batch-size 4
+    import sys
+
+    root = Path(__file__).resolve().parents[2] / "data" / "raw"
+    GOLDEN.write_text(json.dumps(
+        {"about": "tables of data/raw, batch_size=4; see test_tables_are_those_of_before_the_"
+                  "redesign", "tables": fingerprint(Path(sys.argv[1]), root)}, indent=1) + "\n")

@@ -72,3 +72,11 @@ def test_a_new_version_only_adds_columns() -> None:
     assert all(EDITS_V2.field(f.name).type == f.type for f in EDITS_V1)
     assert EDITS_V2.metadata[b"schema_version"] == b"2"
     assert TABLES["edits"] is EDITS_V2
+
+
+def test_cleaned_is_incoming_plus_what_the_cleaner_adds() -> None:
+    from schemas.tables import CLEANED_V1, INCOMING_V1
+
+    assert CLEANED_V1.names == [*INCOMING_V1.names, "clean_text", "n_edits", "n_flags"]
+    assert CLEANED_V1.metadata == {b"schema_version": b"1", b"table": b"cleaned"}
+    assert "cleaned" not in TABLES  # internal: between cleaning and annotation, not published

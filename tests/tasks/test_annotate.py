@@ -109,3 +109,64 @@ def test_patterns_read_once_are_what_the_batch_uses_and_records(tmp_path) -> Non
     assert model_version(DEFAULT_MODEL, str(path)) != model
     nlp = load_pipeline(DEFAULT_MODEL, str(path))
     assert [(e.text, e.label_) for e in nlp(text).ents if e.text == "Kyiv"] == [("Kyiv", "ORG")]
+
+
+TEXTS = ["Ursula Meyer flew to Berlin on Monday. She met officials there.",
+         "Officials met in Oslo on on Tuesday. Nothing was was agreed.",
+         "Paris was quiet on Wednesday."]
+
+
+def _cleaned(texts: list[str]) -> Batch:
+    docs = [Document(sha256_hex(t), f"d{i}.txt", t, "utf-8", False) for i, t in enumerate(texts)]
+    return clean_documents(Batch("r1", 0, incoming_table(docs)), CleanConfig(), "c", "m")
+
+
+def _rows(batch: Batch, table: str, without: str = "") -> list[dict]:
+    return [r for r in batch.tables[table].to_pylist() if r["doc_id"] != without]
+
+
+@pytest.mark.parametrize("part", ["mentions_of", "consistent_entities"],
+                         ids=["reading-pieces", "document-consistency"])
+def test_a_document_whose_annotation_raises_becomes_a_reject(monkeypatch, part: str) -> None:
+    """A bug only one document reaches (in the spaCy pass, or in the document-level entity
+    decisions): that document is a reject naming the step, the others are annotated as if it
+    were not there, and its rows leave every table (its edits too)."""
+    import tasks.annotate
+
+    cleaned = _cleaned(TEXTS)
+    bad = sha256_hex(TEXTS[1])
+    assert bad in cleaned.tables["edits"].column("doc_id").to_pylist()  # "on on", "was was"
+    expected = annotate_documents(cleaned, DEFAULT_MODEL, "c", "m")
+    real = getattr(tasks.annotate, part)
+
+    def bug_in_one_document(*args):  # the real part, failing on one document's text
+        if any(isinstance(a, str) and "Oslo" in a for a in args):
+            raise RuntimeError("a bug only this document reaches")
+        return real(*args)
+
+    monkeypatch.setattr(tasks.annotate, part, bug_in_one_document)
+    out = annotate_documents(cleaned, DEFAULT_MODEL, "c", "m")
+    assert [(r["source"], r["reason"], r["detail"], r["raw_text"])
+            for r in out.tables["rejects"].to_pylist()] == [
+        ("d1.txt", "processing_error", "annotation failed: RuntimeError: a bug only this "
+         "document reaches", TEXTS[1])]
+    assert out.tables["documents"].column("source").to_pylist() == ["d0.txt", "d2.txt"]
+    for table in ("sentences", "entities", "edits", "flags"):
+        assert _rows(out, table) == _rows(expected, table, without=bad), table
+    assert _rows(out, "entities")  # something was compared
+    documents = expected.tables["documents"].drop_columns(["processed_at"]).to_pylist()
+    assert out.tables["documents"].drop_columns(["processed_at"]).to_pylist() == [
+        documents[0], documents[2]]
+
+
+def test_annotation_of_a_batch_not_cleaned_fails_the_batch() -> None:
+    """A schema problem is no one document's fault: the batch fails, naming what is missing."""
+    from tasks.batch import BatchFailed
+
+    batch = Batch("r1", 0, incoming_table([Document(sha256_hex(TEXTS[2]), "d.txt", TEXTS[2],
+                                                    "utf-8", False)]))
+    with pytest.raises(BatchFailed, match=r"cleaned table does not fit its schema: columns "
+                                          r"missing \['clean_text', 'n_edits', 'n_flags'\]"):
+        annotate_documents(batch, DEFAULT_MODEL, "c", "m")
+    with pytest.raises(BatchFailed, match="is not installed"):  # ModelNotFound is one
+        annotate_documents(_cleaned(TEXTS[2:]), "en_core_web_nonexistent", "c", "m")

@@ -92,3 +92,75 @@ def test_rerun_with_nothing_new_keeps_the_index(articles_run, sample_dir) -> Non
     assert (again["documents"], again["skipped"]) == (0, summary["documents"])
     assert pq.read_table(out / "entity_index" / "index.parquet").to_pylist() == before
     assert (out / "reports" / f"{again['run_id']}.html").exists()
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_hostile_names_and_texts_are_escaped_everywhere() -> None:
+    """Every value the page shows is escaped: a file name, a rule's message, a reject's detail,
+    a label, the run's status; the page has no element the values did not come with."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from schemas.tables import TABLES
+    from tasks.report import build_report
+
+    doc = {f.name: None for f in TABLES["documents"]}
+    doc.update(doc_id="d" * 64, source=f"in/{HOSTILE}.txt", external_id=None,
+               raw_text=HOSTILE, clean_text=f"Kyiv {HOSTILE}", encoding="utf-8",
+               encoding_detected=False, metadata=None, n_edits=0, n_flags=1, n_sentences=1,
+               n_entities=1, cleaner_version=f"c{HOSTILE}", model=f"m{HOSTILE}", run_id="r1",
+               processed_at=datetime.now(UTC))
+    flag = {"doc_id": "d" * 64, "flag_index": 0, "rule": "broken_sentence", "raw_start": 5,
+            "raw_end": 13, "clean_start": 5, "clean_end": 13, "text": "<script>",
+            "message": HOSTILE, "run_id": "r1"}
+    entity = {"doc_id": "d" * 64, "ent_index": 0, "sent_index": 0, "start_char": 0,
+              "end_char": 4, "raw_start": 0, "raw_end": 4, "text": "Kyiv", "label": HOSTILE,
+              "model_label": None, "canonical": HOSTILE, "source": "ruler", "run_id": "r1"}
+    reject = {"doc_id": "e" * 64, "source": f"{HOSTILE}.bin", "reason": HOSTILE,
+              "detail": HOSTILE, "raw_text": None, "cleaner_version": "c", "model": "m",
+              "run_id": "r1", "rejected_at": datetime.now(UTC)}
+    tables = {"documents": pa.Table.from_pylist([doc], schema=TABLES["documents"]),
+              "edits": TABLES["edits"].empty_table(),
+              "flags": pa.Table.from_pylist([flag], schema=TABLES["flags"]),
+              "entities": pa.Table.from_pylist([entity], schema=TABLES["entities"]),
+              "rejects": pa.Table.from_pylist([reject], schema=TABLES["rejects"])}
+    page = build_report(f"r1{HOSTILE}", HOSTILE, tables)
+    assert "<script" not in page and "<img" not in page and "onerror=alert(1)>" not in page
+    assert page.count("&lt;script&gt;") >= 10  # title, h1, meta, rejects, chart, article, body
+    assert f"<h3>in/{_escaped(HOSTILE)}.txt</h3>" in page
+    assert f"<td>{_escaped(HOSTILE)}.bin</td>" in page
+    assert page.count("<svg") == 3  # rejects, flags, entities (no edits: "none")
+    assert page.count("<article") == 1
+
+
+def _escaped(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def test_a_hostile_file_name_in_a_real_run_is_escaped(tmp_path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    name = "<img src=x onerror=alert(1)> & \"quoted\" 'news'.txt"
+    (src / name).write_text("Officials met in Oslo on Monday. The talks went on for hours.\n")
+    summary = preprocess(source=str(src), output=str(tmp_path / "out"), runner="thread")
+    page = Path(summary["report"]).read_text(encoding="utf-8")
+    assert summary["documents"] == 1
+    assert not re.search(r"<script|<img|<iframe|<link", page, re.IGNORECASE)
+    assert _escaped(str(src / name)) in page
+
+
+def test_the_template_ships_as_package_data() -> None:
+    """A non-editable install carries only what package-data names."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = config["package-data"]["tasks"]
+    assert "tasks" in config["packages"]
+    assert (REPO / "tasks" / "report.html.j2").is_file()
+    assert any(fnmatch.fnmatch("report.html.j2", g) for g in globs)
