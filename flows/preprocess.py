@@ -154,15 +154,15 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
             parts = chunk(Triage(seen, progress)(read(sources)), settings.batch_size,
                           settings.batch_chars)
             for index, part in enumerate(parts):
-                batch = Batch(run.run_id, index, incoming_table(part.docs))
+                batch = Batch(run.run_id, index, incoming_table(part.docs),
+                              cleaner_version=run.cleaner, model=run.model)
                 if part.rejects:
                     batch.add("rejects", rejects_table(part.rejects, run.run_id, run.cleaner,
                                                        run.model))
                 batch.add("sightings", sightings_table(part.sightings, run.run_id, run.cleaner,
                                                        run.model))
                 inflight.append(process_batch.submit(batch, run.config, settings.model,
-                                                     run.cleaner, run.model, run.output,
-                                                     run.patterns))
+                                                     run.output, run.patterns))
                 progress.batches_submitted += 1
                 while len(inflight) > max_inflight:
                     publish_oldest()

@@ -224,7 +224,7 @@ class Annotation:
     entities: list[dict] = field(default_factory=list)
 
 
-def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
+def annotate_documents(batch: Batch, model_name: str,
                        patterns: str | EntityPatterns | None = None) -> Batch:
     """Sentences and entities of every cleaned document; builds the final ``documents`` rows."""
     nlp = load_pipeline(model_name, patterns)  # a model that cannot load fails the batch
@@ -254,14 +254,14 @@ def annotate_documents(batch: Batch, model_name: str, cleaner: str, model: str,
     def assemble(batch: Batch, found: list[Annotation]) -> Batch:
         batch.tables["documents"] = documents_table(
             batch.incoming, [len(a.sentences) for a in found], [len(a.entities) for a in found],
-            cleaner, model, batch.run_id)
+            batch.cleaner_version, batch.model, batch.run_id)
         batch.add("sentences", pa.Table.from_pylist(
             [r for a in found for r in a.sentences], schema=SENTENCES_V1))
         batch.add("entities", pa.Table.from_pylist(
             [r for a in found for r in a.entities], schema=ENTITIES_V1))
         return batch
 
-    return run_step(ANNOTATE, batch, cleaner, model, each, assemble)
+    return run_step(ANNOTATE, batch, each, assemble)
 
 
 def offset_maps(edits: pa.Table | None) -> dict[str, OffsetMap]:

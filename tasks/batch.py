@@ -22,17 +22,21 @@ T = TypeVar("T")
 
 @dataclass
 class Batch:
-    """One bounded slice of the corpus: incoming documents plus the tables built so far."""
+    """One bounded slice of the corpus: incoming documents plus the tables built so far, and
+    what every row it writes records about how it was made (run, cleaner and model versions)."""
 
     run_id: str
     index: int
     incoming: pa.Table
     tables: dict[str, pa.Table] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    cleaner_version: str = ""
+    model: str = ""  # name==version (+patterns hash) as recorded, not the name to load
 
     def copy(self) -> Batch:
         """A copy whose tables can be replaced without touching this one (Arrow data is shared)."""
-        return Batch(self.run_id, self.index, self.incoming, dict(self.tables), dict(self.timings))
+        return Batch(self.run_id, self.index, self.incoming, dict(self.tables), dict(self.timings),
+                     self.cleaner_version, self.model)
 
     @property
     def key(self) -> str:
@@ -184,7 +188,7 @@ class Failures:
         return [v for i, v in enumerate(values) if i not in self.detail]
 
 
-def reject_failed(batch: Batch, failures: Failures, cleaner_version: str, model: str) -> Batch:
+def reject_failed(batch: Batch, failures: Failures) -> Batch:
     """The failed documents leave the batch: their rows leave ``incoming`` and every table
     keyed by ``doc_id`` (rejects and sightings excepted: the text was seen there all the same),
     and a ``processing_error`` reject takes their place."""
@@ -203,12 +207,11 @@ def reject_failed(batch: Batch, failures: Failures, cleaner_version: str, model:
                                                                  value_set=bad)))
     batch.add("rejects", rejects_table(
         [Reject(ids[i], sources[i], "processing_error", failures.detail[i], raws[i])
-         for i in failed], batch.run_id, cleaner_version, model))
+         for i in failed], batch.run_id, batch.cleaner_version, batch.model))
     return batch
 
 
-def run_step(step: Step, batch: Batch, cleaner_version: str, model: str,
-             each: Callable[[Batch, Failures], Sequence[T]],
+def run_step(step: Step, batch: Batch, each: Callable[[Batch, Failures], Sequence[T]],
              assemble: Callable[[Batch, list[T]], Batch]) -> Batch:
     """One step over a batch: ``each`` works on every document (one result per row of
     ``incoming``; a document that fails is recorded in ``Failures``), the failed documents
@@ -218,7 +221,7 @@ def run_step(step: Step, batch: Batch, cleaner_version: str, model: str,
     batch = batch.copy()
     failures = Failures(step, batch.incoming.column("source").to_pylist())
     results = each(batch, failures)
-    batch = reject_failed(batch, failures, cleaner_version, model)
+    batch = reject_failed(batch, failures)
     batch = assemble(batch, failures.keep(results))
     batch.timings[step.name] = time.perf_counter() - started
     return batch

@@ -35,9 +35,10 @@ def io_failure(task, task_run, state) -> bool:  # noqa: ANN001 (Prefect's retry 
 
 @task(name="process-batch", cache_policy=NO_CACHE, persist_result=False, retries=1,
       retry_delay_seconds=5, retry_condition_fn=io_failure)
-def process_batch(batch: Batch, config: CleanConfig, model_name: str, cleaner: str, model: str,
-                  output: str, entity_patterns: EntityPatterns | str | None = None) -> Staged:
-    """Clean and annotate a batch, then write its tables aside (committed, not yet published)."""
-    batch = clean_documents(batch.copy(), config, cleaner, model)  # a retry starts afresh
-    batch = annotate_documents(batch, model_name, cleaner, model, entity_patterns)
+def process_batch(batch: Batch, config: CleanConfig, model_name: str, output: str,
+                  entity_patterns: EntityPatterns | str | None = None) -> Staged:
+    """Clean and annotate a batch, then write its tables aside (committed, not yet published).
+    The versions its rows record travel on the batch."""
+    batch = clean_documents(batch.copy(), config)  # a retry starts afresh
+    batch = annotate_documents(batch, model_name, entity_patterns)
     return stage_batch(batch, Path(output))

@@ -67,7 +67,7 @@ def model_on_raw(docs: list[Document], model: str) -> list[list[Span]]:
 
 def model_on_clean(docs: list[Document], model: str) -> list[list[Span]]:
     nlp = load_pipeline(model)
-    batch = clean_documents(Batch("eval", 0, incoming_table(docs)), CleanConfig(), "eval", "eval")
+    batch = clean_documents(Batch("eval", 0, incoming_table(docs)), CleanConfig())
     out = []
     edits = batch.tables["edits"].to_pylist()
     for doc_id, clean in zip(batch.incoming.column("doc_id").to_pylist(),
@@ -85,8 +85,8 @@ def model_on_clean(docs: list[Document], model: str) -> list[list[Span]]:
 def pipeline(docs: list[Document], model: str, patterns: str | None) -> list[list[Span]]:
     config = CleanConfig()
     cleaner, model_str = cleaner_version(config), model_version(model, patterns)
-    batch = clean_documents(Batch("eval", 0, incoming_table(docs)), config, cleaner, model_str)
-    batch = annotate_documents(batch, model, cleaner, model_str, patterns)
+    batch = Batch("eval", 0, incoming_table(docs), cleaner_version=cleaner, model=model_str)
+    batch = annotate_documents(clean_documents(batch, config), model, patterns)
     rows = batch.tables["entities"].to_pylist()
     return [[(r["text"], r["label"], r["raw_start"], r["raw_end"]) for r in rows
              if r["doc_id"] == d.doc_id] for d in docs]

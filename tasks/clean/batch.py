@@ -12,7 +12,7 @@ from tasks.clean import CleanConfig, CleanResult, clean_text, gather
 CLEAN = Step("clean", failure="the cleaner failed on this document")
 
 
-def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str) -> Batch:
+def clean_documents(batch: Batch, config: CleanConfig) -> Batch:
     """Clean every document of the batch; ``incoming`` becomes the ``cleaned`` table."""
 
     def each(batch: Batch, failures: Failures) -> list[CleanResult | None]:
@@ -28,7 +28,7 @@ def clean_documents(batch: Batch, config: CleanConfig, cleaner: str, model: str)
         batch.add("flags", flag_rows(ids, results, batch.run_id))
         return batch
 
-    return run_step(CLEAN, batch, cleaner, model, each, assemble)
+    return run_step(CLEAN, batch, each, assemble)
 
 
 def cleaned_table(incoming: pa.Table, results: list[CleanResult]) -> pa.Table:

@@ -98,9 +98,10 @@ def test_patterns_read_once_are_what_the_batch_uses_and_records(tmp_path) -> Non
     text = "Officials met in Kyiv on Monday."
     config = CleanConfig()
     batch = Batch("r1", 0, incoming_table([Document(sha256_hex(text), "a.txt", text, "utf-8",
-                                                    False)]))
-    batch = clean_documents(batch, config, cleaner_version(config), model)
-    batch = annotate_documents(batch, DEFAULT_MODEL, cleaner_version(config), model, patterns)
+                                                    False)]),
+                  cleaner_version=cleaner_version(config), model=model)
+    batch = clean_documents(batch, config)
+    batch = annotate_documents(batch, DEFAULT_MODEL, patterns)
     assert [(e["text"], e["label"], e["source"]) for e in batch.tables["entities"].to_pylist()
             ] == [("Kyiv", "GPE", "ruler"), ("Monday", "DATE", "model")]
     assert batch.tables["documents"].column("model").to_pylist() == [model]
@@ -118,7 +119,7 @@ TEXTS = ["Ursula Meyer flew to Berlin on Monday. She met officials there.",
 
 def _cleaned(texts: list[str]) -> Batch:
     docs = [Document(sha256_hex(t), f"d{i}.txt", t, "utf-8", False) for i, t in enumerate(texts)]
-    return clean_documents(Batch("r1", 0, incoming_table(docs)), CleanConfig(), "c", "m")
+    return clean_documents(Batch("r1", 0, incoming_table(docs)), CleanConfig())
 
 
 def _rows(batch: Batch, table: str, without: str = "") -> list[dict]:
@@ -136,7 +137,7 @@ def test_a_document_whose_annotation_raises_becomes_a_reject(monkeypatch, part: 
     cleaned = _cleaned(TEXTS)
     bad = sha256_hex(TEXTS[1])
     assert bad in cleaned.tables["edits"].column("doc_id").to_pylist()  # "on on", "was was"
-    expected = annotate_documents(cleaned, DEFAULT_MODEL, "c", "m")
+    expected = annotate_documents(cleaned, DEFAULT_MODEL)
     real = getattr(tasks.annotate, part)
 
     def bug_in_one_document(*args):  # the real part, failing on one document's text
@@ -145,7 +146,7 @@ def test_a_document_whose_annotation_raises_becomes_a_reject(monkeypatch, part: 
         return real(*args)
 
     monkeypatch.setattr(tasks.annotate, part, bug_in_one_document)
-    out = annotate_documents(cleaned, DEFAULT_MODEL, "c", "m")
+    out = annotate_documents(cleaned, DEFAULT_MODEL)
     assert [(r["source"], r["reason"], r["detail"], r["raw_text"])
             for r in out.tables["rejects"].to_pylist()] == [
         ("d1.txt", "processing_error", "annotation failed: RuntimeError: a bug only this "
@@ -167,6 +168,6 @@ def test_annotation_of_a_batch_not_cleaned_fails_the_batch() -> None:
                                                     "utf-8", False)]))
     with pytest.raises(BatchFailed, match=r"cleaned table does not fit its schema: columns "
                                           r"missing \['clean_text', 'n_edits', 'n_flags'\]"):
-        annotate_documents(batch, DEFAULT_MODEL, "c", "m")
+        annotate_documents(batch, DEFAULT_MODEL)
     with pytest.raises(BatchFailed, match="is not installed"):  # ModelNotFound is one
-        annotate_documents(_cleaned(TEXTS[2:]), "en_core_web_nonexistent", "c", "m")
+        annotate_documents(_cleaned(TEXTS[2:]), "en_core_web_nonexistent")

@@ -25,7 +25,7 @@ TEXTS = ["A short one.", "This one breaks.", "The last one is fine."]
 
 def _batch() -> Batch:
     docs = [Document(sha256_hex(t), f"d{i}.txt", t, "utf-8", False) for i, t in enumerate(TEXTS)]
-    batch = Batch("r1", 0, incoming_table(docs))
+    batch = Batch("r1", 0, incoming_table(docs), cleaner_version="cleaner-1", model="model-1")
     batch.add("rejects", rejects_table([Reject("x" * 64, "bad.bin", "binary", "not text")],
                                        "r1", "c", "m"))
     return batch
@@ -53,7 +53,7 @@ def _assemble(batch: Batch, lengths: list[int]) -> Batch:
 
 def test_a_failing_document_becomes_a_reject_with_the_steps_words() -> None:
     given = _batch()
-    out = run_step(STEP, given, "cleaner-1", "model-1", _each, _assemble)
+    out = run_step(STEP, given, _each, _assemble)
     assert out.incoming.column("source").to_pylist() == ["d0.txt", "d2.txt"]
     assert out.tables["edits"].column("raw_end").to_pylist() == [len(TEXTS[0]), len(TEXTS[2])]
     rejects = out.tables["rejects"]
@@ -71,11 +71,11 @@ def test_a_failing_document_becomes_a_reject_with_the_steps_words() -> None:
 
 def test_a_failed_documents_rows_leave_every_table_keyed_by_doc_id() -> None:
     """An earlier step's rows of a document a later step rejects are dropped with it."""
-    measured = run_step(STEP, _batch(), "c", "m",
+    measured = run_step(STEP, _batch(),
                         lambda b, f: [len(t) for t in b.incoming.column("raw_text").to_pylist()],
                         _assemble)
     assert measured.tables["edits"].num_rows == 3
-    out = run_step(Step("again", "again failed"), measured, "c", "m", _each,
+    out = run_step(Step("again", "again failed"), measured, _each,
                    lambda b, _: b)
     assert out.tables["edits"].column("doc_id").to_pylist() == [
         sha256_hex(TEXTS[0]), sha256_hex(TEXTS[2])]
@@ -90,7 +90,7 @@ def test_a_fatal_error_fails_the_batch() -> None:
         return [failures.run(0, broken, "x")]
 
     with pytest.raises(BatchFailed, match="not installed"):
-        run_step(STEP, _batch(), "c", "m", each, _assemble)
+        run_step(STEP, _batch(), each, _assemble)
 
 
 def test_conform_names_what_does_not_fit() -> None:

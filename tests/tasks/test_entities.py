@@ -168,8 +168,8 @@ def test_caps_dateline_and_headline_are_read_re_cased_and_kept_as_written() -> N
     plain = {e.text: e.label_ for e in load_pipeline(DEFAULT_MODEL)(text).ents}
     assert plain.get("UKRAINE") != "GPE" and "ZELENSKY" not in plain  # the model alone
     doc = Document(hashlib.sha256(text.encode()).hexdigest(), "t.txt", text, "utf-8", False)
-    batch = clean_documents(Batch("r", 0, incoming_table([doc])), CleanConfig(), "c", "m")
-    batch = annotate_documents(batch, DEFAULT_MODEL, "c", "m")
+    batch = clean_documents(Batch("r", 0, incoming_table([doc])), CleanConfig())
+    batch = annotate_documents(batch, DEFAULT_MODEL)
     ents = batch.tables["entities"].to_pylist()
     found = {(e["text"], e["label"]) for e in ents}
     assert {("ZELENSKY", "PERSON"), ("UKRAINE", "GPE"), ("BEIJING", "GPE")} <= found

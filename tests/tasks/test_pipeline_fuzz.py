@@ -46,9 +46,8 @@ def test_any_text_gives_valid_rows_or_a_reject(batch_texts: list[str]) -> None:
     docs = [d for d in items if isinstance(d, Document)]
     assert len({d.doc_id for d in docs}) <= len(docs)
     unique = list({d.doc_id: d for d in docs}.values())
-    batch = Batch("rfuzz", 0, incoming_table(unique))
-    batch = annotate_documents(clean_documents(batch, CONFIG, CLEANER, MODEL), DEFAULT_MODEL,
-                               CLEANER, MODEL)
+    batch = Batch("rfuzz", 0, incoming_table(unique), cleaner_version=CLEANER, model=MODEL)
+    batch = annotate_documents(clean_documents(batch, CONFIG), DEFAULT_MODEL)
     documents = batch.tables["documents"].to_pylist()
     rejects = batch.tables.get("rejects")
     assert len(documents) + (rejects.num_rows if rejects is not None else 0) == len(unique)

@@ -26,7 +26,7 @@ def _run_count(output: str, model_name: str) -> tuple[str, int]:
 
     @flow
     def one_batch() -> None:
-        states.append(process_batch(_batch(), CleanConfig(), model_name, "c", "m", output,
+        states.append(process_batch(_batch(), CleanConfig(), model_name, output,
                                     return_state=True))
 
     one_batch()

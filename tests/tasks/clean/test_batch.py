@@ -23,8 +23,8 @@ def test_each_batch_is_cleaned_with_its_own_recurring_lines() -> None:
     first = "More Stories From Our Newsroom"
     second = "Our Readers Also Enjoyed These"
     config = CleanConfig()
-    one = clean_documents(_batch(0, [_article(b, first) for b in STORIES[:3]]), config, "c", "m")
-    two = clean_documents(_batch(1, [_article(b, second) for b in STORIES[1:4]]), config, "c", "m")
+    one = clean_documents(_batch(0, [_article(b, first) for b in STORIES[:3]]), config)
+    two = clean_documents(_batch(1, [_article(b, second) for b in STORIES[1:4]]), config)
     assert not any(first in t for t in one.incoming.column("clean_text").to_pylist())
     assert not any(second in t for t in two.incoming.column("clean_text").to_pylist())
     assert set(two.tables["edits"].column("rule").to_pylist()) == {"boilerplate_line"}
@@ -38,7 +38,7 @@ def test_a_document_the_cleaner_fails_on_becomes_a_reject(monkeypatch) -> None:
     from schemas.tables import CLEANED_V1
 
     texts = ["The the cat sat.", "Officials met in Oslo on on Tuesday.", "A dog  barked."]
-    expected = clean_documents(_batch(0, texts), CleanConfig(), "c", "m")
+    expected = clean_documents(_batch(0, texts), CleanConfig())
     real = tasks.clean.batch.clean_text
 
     def bug_in_one_document(text, *args):  # the real cleaner, failing on one document's text
@@ -47,7 +47,9 @@ def test_a_document_the_cleaner_fails_on_becomes_a_reject(monkeypatch) -> None:
         return real(text, *args)
 
     monkeypatch.setattr(tasks.clean.batch, "clean_text", bug_in_one_document)
-    out = clean_documents(_batch(0, texts), CleanConfig(), "c1", "m1")
+    batch = _batch(0, texts)
+    batch.cleaner_version, batch.model = "c1", "m1"
+    out = clean_documents(batch, CleanConfig())
     assert [(r["doc_id"], r["reason"], r["detail"], r["raw_text"], r["cleaner_version"])
             for r in out.tables["rejects"].to_pylist()] == [
         ("0-1", "processing_error", "the cleaner failed on this document: ValueError: a bug "
