@@ -40,6 +40,16 @@ from flows.runners import (
     make_task_runner,
     workers_share_this_api,
 )
+from store import (
+    Published,
+    Staged,
+    check_output,
+    output_lock,
+    publish_batch,
+    published_ids,
+    recover,
+    write_run,
+)
 from tasks.annotate import DEFAULT_MODEL, EntityPatterns, model_version, read_entity_patterns
 from tasks.batch import Batch, chunk, incoming_table, rejects_table
 from tasks.clean import CleanConfig, cleaner_version
@@ -56,16 +66,6 @@ from tasks.ingest import (
 )
 from tasks.process import process_batch
 from tasks.report import write_report
-from tasks.write import (
-    Published,
-    Staged,
-    check_output,
-    output_lock,
-    publish_batch,
-    published_ids,
-    recover,
-    write_run,
-)
 
 
 def _where(source: str) -> str:
@@ -282,7 +282,7 @@ def process_sources(sources: list[str], source: str, out: str, config: CleanConf
     """Read, clean, annotate and publish every batch, under the output's lock."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
-    out_path = Path(out)
+    out_path = out  # a folder or s3://bucket/prefix: the store resolves it
     progress = _Progress(sources)
     status, message = "failed", None
     report: str | None = None
