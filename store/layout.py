@@ -119,6 +119,12 @@ def check_output(output: str | os.PathLike[str]) -> Path | str:
 
 
 def _check_remote(output: str) -> str:
+    if "@" in output.split("/", 3)[2] or "?" in output:
+        # the output's name goes to logs, the runs table and Prefect: it must hold no secret
+        raise OutputNotWritable(
+            "give an S3 output as s3://bucket/prefix; credentials and the endpoint come from the "
+            "AWS_* environment variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+            "AWS_ENDPOINT_URL), never from the output's name")
     try:
         loc = location(output)
         bucket = loc.root.split("/", 1)[0]
