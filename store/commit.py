@@ -14,6 +14,7 @@ forward by the next run (``recover``), under the output's lock (store/lock.py).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,11 +24,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.fs as pafs
-from prefect import task
+from prefect import Task, task
+from prefect.assets import materialize
 from prefect.cache_policies import NO_CACHE
 
 from schemas.tables import BATCH_TABLES, RUNS_V1, TABLES
 from store import atomic
+from store.assets import batch_assets, record_rows
 from store.layout import (
     EMPTY_PART,
     ENTITY_INDEX,
@@ -219,9 +222,30 @@ def ensure_tables(output: Output, run_id: str) -> list[str]:
     return written
 
 
-@task(name="publish-batch", cache_policy=NO_CACHE, persist_result=False, retries=2,
-      retry_delay_seconds=[2, 10])
-def publish_batch(staged: Staged, output: str) -> None:
-    """Move a committed batch's files into the tables."""
+_PUBLISH = dict(name="publish-batch", cache_policy=NO_CACHE, persist_result=False, retries=2,
+                retry_delay_seconds=[2, 10])
+
+
+def _publish(staged: Staged, output: str) -> None:
     check_held(output)
     publish_staged(output, staged.run_id, staged.key, staged.directory)
+
+
+@functools.cache
+def _publish_task(output: str, tables: tuple[str, ...]) -> Task:
+    assets = batch_assets(output, tables)
+    if not assets:
+        return task(_publish, **_PUBLISH)
+
+    def publish(staged: Staged, output: str) -> None:
+        _publish(staged, output)
+        record_rows(assets, staged.rows, staged.run_id)
+
+    return materialize(*assets, **_PUBLISH)(publish)
+
+
+def publish_batch(staged: Staged, output: str) -> None:
+    """Move a committed batch's files into the tables: a Prefect task that materializes the
+    tables it wrote (their lineage in Prefect, store/assets.py)."""
+    tables = tuple(name for name in BATCH_TABLES if staged.rows.get(name))
+    return _publish_task(str(output), tables)(staged, str(output))
