@@ -27,7 +27,7 @@ from store.layout import LEASE, LOCK, Location, location
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = float(os.environ.get("MTCLEAN_LEASE_SECONDS", "60"))
+LEASE_SECONDS = 60.0  # MTCLEAN_LEASE_SECONDS overrides it (tests use a short one)
 
 
 class LeaseLost(RuntimeError):
@@ -43,8 +43,8 @@ def output_lock(output: str | os.PathLike[str] | Location,
         with _flock(loc, poll_seconds):
             yield
     else:
-        with _lease(loc, float(os.environ.get("MTCLEAN_LEASE_SECONDS", LEASE_SECONDS)),
-                    min(poll_seconds, 1.0)):
+        seconds = float(os.environ.get("MTCLEAN_LEASE_SECONDS") or LEASE_SECONDS)
+        with _lease(loc, seconds, min(poll_seconds, 1.0)):
             yield
 
 

@@ -1,5 +1,5 @@
--- DuckDB views over the tables: `duckdb -init store/views.sql` in the folder that holds
--- `output/` (or store.views_sql(path) from Python for another output).
+-- DuckDB views over the tables: `.read store/views.sql` in the duckdb shell, from the folder
+-- that holds `output/` (from Python, for any output: store.views_sql(path)).
 -- *_all: every version of every document. current_*: one row per document, its latest
 -- version (latest processed_at, then the latest run), and the child rows of that version.
 CREATE OR REPLACE VIEW documents_all AS
