@@ -33,8 +33,8 @@ from store import atomic
 from store.assets import batch_assets, record_rows
 from store.layout import (
     EMPTY_PART,
-    ENTITY_INDEX,
     READY,
+    SINGLE_FILE,
     STAGING,
     Location,
     OutputNotWritable,
@@ -210,9 +210,9 @@ def ensure_tables(output: Output, run_id: str) -> list[str]:
     loc = location(output)
     written = []
     for name in TABLES:
-        if name == "entity_index":
-            if not atomic.exists(loc, loc.path(ENTITY_INDEX)):
-                written.append(atomic.write_parquet(loc, ENTITY_INDEX,
+        if name in SINGLE_FILE:
+            if not atomic.exists(loc, loc.path(SINGLE_FILE[name])):
+                written.append(atomic.write_parquet(loc, SINGLE_FILE[name],
                                                     TABLES[name].empty_table()))
             continue
         partition = loc.path(run_partition(name, run_id))

@@ -27,6 +27,9 @@ READY = "_READY"
 LOCK = ".lock"  # a local output's lock file (flock)
 LEASE = "_lease.json"  # an object store's lock (a lease with an expiry)
 ENTITY_INDEX = "entity_index/index.parquet"
+# tables that are one file recomputed after each run, not a partition per run; every other
+# table of schemas.tables.TABLES is per run (a table added there is per run unless named here)
+SINGLE_FILE = {"entity_index": ENTITY_INDEX}
 EMPTY_PART = "part-empty.parquet"  # a run's partition of a table it wrote no rows to
 
 
