@@ -78,6 +78,7 @@ def snapshot(output: str | Path) -> dict[str, list[str]]:
 def test_a_run_and_a_rerun_on_s3(s3_output, sample_dir, caplog) -> None:
     first = preprocess(source=str(sample_dir), output=s3_output, batch_size=4)
     assert first["documents"] == 20 and first["output"] == s3_output
+    assert not Path("s3:").exists()  # it used to write to a local folder named "s3:"
     assert first["report"] == f"{s3_output}/reports/{first['run_id']}.html"
     again = preprocess(source=str(sample_dir), output=s3_output, batch_size=4)
     assert again["documents"] == 0 and again["skipped"] == 20
