@@ -200,10 +200,9 @@ def main() -> None:
         _, flow_wall, flow_peak = run_measured(flow_cmd, flow_env)
         # a rerun over the same, already processed input: should skip everything
         _, rerun_wall, _ = run_measured(flow_cmd, flow_env)
-    import pyarrow.dataset as ds
+    from store import read_table
 
-    runs = sorted(ds.dataset(output / "runs", format="parquet", partitioning="hive")
-                  .to_table().to_pylist(), key=lambda r: r["started_at"])
+    runs = sorted(read_table(output, "runs").to_pylist(), key=lambda r: r["started_at"])
     run, rerun = runs[0], runs[-1]
     rerun_seconds = (rerun["finished_at"] - rerun["started_at"]).total_seconds()
     counts = json.loads(run["counts"])

@@ -40,15 +40,7 @@ from flows.settings import RunSettings, command_line, flat_parameters
 from flows.signals import STOP, Interrupted, install_handlers, signals_noted, stop_now
 from flows.summary import publish_summary
 from flows.triage import Triage
-from tasks.annotate import EntityPatterns, model_version, read_entity_patterns
-from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_table
-from tasks.clean import CleanConfig, cleaner_version
-from tasks.entities import write_entity_index
-from tasks.faults import failpoint
-from tasks.ingest import Limits, find_sources, read_sources
-from tasks.process import process_batch
-from tasks.report import write_report
-from tasks.write import (
+from store import (
     Published,
     Staged,
     check_output,
@@ -58,6 +50,14 @@ from tasks.write import (
     recover,
     write_run,
 )
+from tasks.annotate import EntityPatterns, model_version, read_entity_patterns
+from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_table
+from tasks.clean import CleanConfig, cleaner_version
+from tasks.entities import write_entity_index
+from tasks.faults import failpoint
+from tasks.ingest import Limits, find_sources, read_sources
+from tasks.process import process_batch
+from tasks.report import write_report
 
 
 class TooManyRejects(RuntimeError):
@@ -104,7 +104,7 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
     """Read, clean, annotate and publish every batch, under the output's lock."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
-    out_path = Path(run.output)
+    out_path = run.output  # a folder or s3://bucket/prefix: the store resolves it
     progress = Progress(sources)
     status, message = "failed", None
     report: str | None = None

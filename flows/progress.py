@@ -11,7 +11,7 @@ from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-from tasks.write import Staged
+from store import Staged
 
 log = logging.getLogger(__name__)
 

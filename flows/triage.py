@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from flows.progress import Progress
+from store import Published
 from tasks.batch import Seen, Sighting
 from tasks.ingest import Document, Reject
-from tasks.write import Published
 
 
 def file_of(source: str) -> str:

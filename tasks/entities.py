@@ -22,7 +22,6 @@ Rules, in the order they run:
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
@@ -250,9 +249,9 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
                           ("label", "ascending")])
 
 
-def write_entity_index(output: Path) -> Path | None:
+def write_entity_index(output: Path | str) -> str | None:
     """Recompute ``<output>/entity_index/index.parquet`` from the published tables (atomic)."""
-    from tasks.write import STAGING, _fsync_dir, table_dataset, write_table
+    from store import ENTITY_INDEX, location, table_dataset, write_parquet
 
     entities = table_dataset(output, "entities")
     documents = table_dataset(output, "documents")
@@ -261,11 +260,5 @@ def write_entity_index(output: Path) -> Path | None:
     index = build_entity_index(
         entities.to_table(columns=["doc_id", "run_id", "canonical", "label"]),
         documents.to_table(columns=["doc_id", "run_id", "processed_at"]))
-    path = output / "entity_index" / "index.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output / STAGING / f"entity_index-{os.getpid()}.parquet"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    write_table(index, tmp)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-    return path
+    write_parquet(location(output), ENTITY_INDEX, index)
+    return location(output).show(ENTITY_INDEX)

@@ -7,16 +7,14 @@ the flow process three times and triple Prefect's per-task cost.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from store import Staged, stage_batch
 from tasks.annotate import EntityPatterns, annotate_documents
 from tasks.batch import Batch
 from tasks.clean import CleanConfig
 from tasks.clean.batch import clean_documents
-from tasks.write import Staged, stage_batch
 
 
 def io_failure(task, task_run, state) -> bool:  # noqa: ANN001 (Prefect's retry hook)
@@ -41,4 +39,4 @@ def process_batch(batch: Batch, config: CleanConfig, model_name: str, output: st
     The versions its rows record travel on the batch."""
     batch = clean_documents(batch.copy(), config)  # a retry starts afresh
     batch = annotate_documents(batch, model_name, entity_patterns)
-    return stage_batch(batch, Path(output))
+    return stage_batch(batch, output)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import html
-import os
 from collections import Counter
 from datetime import UTC, datetime
 from importlib import resources
@@ -18,28 +17,21 @@ from pathlib import Path
 
 import jinja2
 import pyarrow as pa
-import pyarrow.dataset as ds
 from markupsafe import Markup
 from spacy.displacy.render import DEFAULT_LABEL_COLORS
-
-from schemas.tables import TABLES
 
 MAX_DOCUMENTS = 50  # documents shown in full; a big run shows the ones with most to look at
 MAX_CHARS = 20_000  # characters of one document shown
 _DEFAULT_COLOUR = "#ddd"
 
 
-def read_run_table(output: Path, name: str, run_id: str, columns: list[str] | None = None,
+def read_run_table(output: Path | str, name: str, run_id: str, columns: list[str] | None = None,
                    doc_ids: list[str] | None = None) -> pa.Table:
     """One run's partition of a batch table (empty if the run wrote none), optionally only
     some columns and the rows of some documents: a report must not hold a whole run."""
-    path = output / name / f"run_id={run_id}"
-    if not path.is_dir() or not any(path.glob("*.parquet")):
-        table = TABLES[name].empty_table()
-        return table.select(columns) if columns else table
-    dataset = ds.dataset(path, format="parquet", schema=TABLES[name])
-    flt = ds.field("doc_id").isin(doc_ids) if doc_ids is not None else None
-    return dataset.to_table(columns=columns, filter=flt)
+    from store import read_run_table as read
+
+    return read(output, name, run_id, columns, doc_ids)
 
 
 def choose_documents(meta: pa.Table) -> list[dict]:
@@ -230,7 +222,7 @@ def _documents(chosen: list[dict], docs: pa.Table, edits: pa.Table, flags: pa.Ta
             for d in chosen]
 
 
-def write_report(output: Path, run_id: str, status: str, counts: dict | None = None) -> Path:
+def write_report(output: Path | str, run_id: str, status: str, counts: dict | None = None) -> str:
     """Build the run's report from its published tables and write it atomically."""
     meta = read_run_table(output, "documents", run_id,
                           ["doc_id", "source", "n_edits", "n_flags", "n_entities", "model",
@@ -243,14 +235,10 @@ def write_report(output: Path, run_id: str, status: str, counts: dict | None = N
     return save_report(output, run_id, build_report(run_id, status, tables, counts))
 
 
-def save_report(output: Path, run_id: str, page: str) -> Path:
-    """Write the page to ``<output>/reports/<run_id>.html`` atomically."""
-    from tasks.write import STAGING
+def save_report(output: Path | str, run_id: str, page: str) -> str:
+    """Write the page to ``<output>/reports/<run_id>.html`` atomically; where it is."""
+    from store import location, write_text
+    from store.layout import report
 
-    path = output / "reports" / f"{run_id}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output / STAGING / f"report-{run_id}.html"
-    tmp.parent.mkdir(parents=True, exist_ok=True)
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    write_text(location(output), report(run_id), page)
+    return location(output).show(report(run_id))

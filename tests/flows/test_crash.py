@@ -21,7 +21,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from flows.preprocess import preprocess
-from tasks.write import OutputNotWritable
+from store import OutputNotWritable
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

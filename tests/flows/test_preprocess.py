@@ -12,8 +12,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from flows.preprocess import preprocess
+from store import OutputNotWritable
 from tasks.clean import AppliedEdit, replay
-from tasks.write import OutputNotWritable
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

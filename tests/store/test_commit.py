@@ -9,8 +9,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from schemas.tables import DOCUMENTS_V1, EDITS_V2
-from tasks.batch import Batch, incoming_table
-from tasks.write import (
+from store import (
     READY,
     STAGING,
     OutputNotWritable,
@@ -22,6 +21,7 @@ from tasks.write import (
     stage_batch,
     write_run,
 )
+from tasks.batch import Batch, incoming_table
 
 
 def _batch(run_id: str = "r1", index: int = 0, n: int = 2) -> Batch:

@@ -1,0 +1,159 @@
+"""Reading the tables back: a table by name, a run's partition, what is published, the current
+version of every document."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from schemas.tables import BATCH_TABLES, TABLES
+from store.layout import Location, location, run_partition
+
+Output = str | os.PathLike[str] | Location
+
+
+def _files(loc: Location, path: str) -> list[str]:
+    selector = pafs.FileSelector(path, allow_not_found=True, recursive=True)
+    return sorted(i.path for i in loc.fs.get_file_info(selector)
+                  if i.type == pafs.FileType.File and i.path.endswith(".parquet"))
+
+
+def table_dataset(output: Output, name: str) -> ds.Dataset | None:
+    """A table as a dataset with its contract's schema, or None when it has no file yet."""
+    loc = location(output)
+    files = _files(loc, loc.path(name))
+    if not files:
+        return None
+    partitioning = ds.partitioning(pa.schema([("run_id", pa.string())]), flavor="hive")
+    return ds.dataset(files, format="parquet", filesystem=loc.fs, schema=TABLES[name],
+                      partitioning=partitioning, partition_base_dir=loc.path(name))
+
+
+def read_table(output: Output, name: str, columns: list[str] | None = None,
+               filter: pc.Expression | None = None) -> pa.Table:  # noqa: A002
+    """A whole table (every run), empty with its schema if nothing is published yet."""
+    dataset = table_dataset(output, name)
+    if dataset is None:
+        table = TABLES[name].empty_table()
+        return table.select(columns) if columns else table
+    return dataset.to_table(columns=columns, filter=filter)
+
+
+def read_run_table(output: Output, name: str, run_id: str, columns: list[str] | None = None,
+                   doc_ids: list[str] | None = None) -> pa.Table:
+    """One run's partition of a batch table (empty if the run wrote none), optionally only
+    some columns and the rows of some documents: a report must not hold a whole run."""
+    loc = location(output)
+    files = _files(loc, loc.path(run_partition(name, run_id)))
+    if not files:
+        table = TABLES[name].empty_table()
+        return table.select(columns) if columns else table
+    dataset = ds.dataset(files, format="parquet", filesystem=loc.fs, schema=TABLES[name])
+    flt = ds.field("doc_id").isin(doc_ids) if doc_ids is not None else None
+    return dataset.to_table(columns=columns, filter=flt)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What earlier runs with these versions recorded, so that a rerun records nothing twice."""
+
+    documents: dict[str, str]  # doc_id -> the source it was published from
+    inputs: set[tuple[str, str]]  # (doc_id, source) of every published document, reject, move
+    paths: dict[str, str] = field(default_factory=dict)  # source -> its file (from sightings)
+
+
+def published_ids(output: Output, cleaner: str, model: str) -> Published:
+    """Everything already in documents, rejects or sightings for these versions."""
+    documents: dict[str, str] = {}
+    inputs: set[tuple[str, str]] = set()
+    paths: dict[str, str] = {}
+    flt = (ds.field("cleaner_version") == cleaner) & (ds.field("model") == model)
+    for name in ("documents", "rejects"):
+        dataset = table_dataset(output, name)
+        if dataset is None:
+            continue
+        table = dataset.to_table(columns=["doc_id", "source"], filter=flt)
+        pairs = zip(table.column("doc_id").to_pylist(), table.column("source").to_pylist())
+        for doc_id, source in pairs:
+            inputs.add((doc_id, source))
+            if name == "documents":
+                documents.setdefault(doc_id, source)
+    sightings = table_dataset(output, "sightings")
+    if sightings is not None:
+        table = sightings.to_table(columns=["doc_id", "source", "path", "first_source"],
+                                   filter=flt)
+        for doc_id, source, path, first in zip(*(c.to_pylist() for c in table.columns)):
+            paths[source] = path
+            if source != first:  # a second copy or a moved row: seen, recorded, not again
+                inputs.add((doc_id, source))
+    return Published(documents, inputs, paths)
+
+
+_BREAKDOWNS = {"rejects": ("reason", "rejects_by_reason"), "edits": ("rule", "edits_by_rule"),
+               "flags": ("rule", "flags_by_rule"), "entities": ("label", "entities_by_label")}
+
+
+def published_counts(output: Output, run_id: str) -> dict:
+    """Rows published under ``run_id`` per table, and the rejects/edits/flags/entities by
+    reason, rule and label: a run's counts as the tables have them."""
+    counts: dict = {}
+    flt = ds.field("run_id") == run_id
+    for name in ("documents", "rejects", "edits", "flags", "sentences", "entities"):
+        dataset = table_dataset(output, name)
+        column, key = _BREAKDOWNS.get(name, (None, None))
+        if column is None:
+            counts[name] = 0 if dataset is None else dataset.count_rows(filter=flt)
+            continue
+        values = ([] if dataset is None else
+                  dataset.to_table(columns=[column], filter=flt).column(column).to_pylist())
+        counts[name] = len(values)
+        counts[key] = dict(Counter(values))
+    return counts
+
+
+# --- the current view: one row per document, its latest version, with that version's rows
+
+CHILD_TABLES = tuple(t for t in BATCH_TABLES if t not in ("documents", "rejects"))
+
+
+def current_versions(output: Output) -> pa.Table:
+    """(doc_id, run_id) of every document's latest version: the latest ``processed_at``, the
+    latest run among equals (run ids sort by their start time)."""
+    docs = read_table(output, "documents", ["doc_id", "run_id", "processed_at"])
+    latest = docs.group_by("doc_id").aggregate([("processed_at", "max")])
+    latest = latest.rename_columns(["doc_id", "processed_at"])
+    tied = docs.join(latest, keys=["doc_id", "processed_at"], join_type="inner")
+    keys = tied.group_by("doc_id").aggregate([("run_id", "max")])
+    return keys.rename_columns(["doc_id", "run_id"])
+
+
+def current(output: Output, name: str = "documents",
+            columns: list[str] | None = None) -> pa.Table:
+    """A table's rows of each document's current version: ``documents`` has one row per
+    document; edits, flags, sentences and entities the rows of that same version."""
+    if name not in ("documents", *CHILD_TABLES):
+        raise ValueError(f"no current view of {name!r}; choose documents, "
+                         f"{', '.join(CHILD_TABLES)}")
+    keys = current_versions(output)
+    table = read_table(output, name, columns)
+    wanted = [c for c in ("doc_id", "run_id") if c not in table.column_names]
+    if wanted:
+        table = read_table(output, name, [*columns, *wanted])  # type: ignore[list-item]
+    joined = table.join(keys, keys=["doc_id", "run_id"], join_type="inner")
+    names = columns or list(TABLES[name].names)
+    return joined.select(names).cast(TABLES[name].empty_table().select(names).schema)
+
+
+VIEWS_SQL = Path(__file__).with_name("views.sql")
+
+
+def views_sql(output: str | os.PathLike[str]) -> str:
+    """The shipped DuckDB views (store/views.sql) over the tables at ``output``."""
+    return VIEWS_SQL.read_text().replace("'output/", f"'{str(output).rstrip('/')}/")
