@@ -35,7 +35,7 @@ def test_each_published_batch_materializes_the_tables_it_wrote(tmp_path, sample_
     summary = preprocess(source=str(sample_dir / "articles"), output=str(out), runner="thread",
                          batch_size=3)
     assert summary["batches"] == 2
-    written = [t for t in ("documents", "edits", "flags", "sentences", "entities")
+    written = [t for t in ("documents", "edits", "flags", "sentences", "entities", "sightings")
                if summary[t]]
     events = materializations(f"file://{out}/", summary["run_id"], 2 * len(written))
     rows: Counter[str] = Counter()
