@@ -150,8 +150,10 @@ class _Lease:
             except Exception as exc:  # noqa: BLE001 (a network blip: try again next time)
                 log.warning("could not renew the lease on %s: %s", self.loc, type(exc).__name__)
 
-    def release(self) -> None:
+    def release(self, renewer: threading.Thread | None = None) -> None:
         self._stop.set()
+        if renewer is not None:  # a renewal in flight would change the ETag under the delete
+            renewer.join(timeout=30)
         if self.lost or self.etag is None:
             return
         with contextlib.suppress(Exception):
@@ -179,4 +181,4 @@ def _lease(loc: Location, seconds: float, poll_seconds: float) -> Iterator[None]
         yield
     finally:
         _held.pop(loc.uri, None)
-        lease.release()
+        lease.release(renew)
