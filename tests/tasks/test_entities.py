@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from schemas.tables import ENTITY_INDEX_V1, ENTITY_INDEX_V2
 from tasks.annotate import DEFAULT_MODEL, load_pipeline, mentions_of, model_version
 from tasks.entities import Mention, build_entity_index, consistent_entities, merge_fragments
 
@@ -142,13 +143,53 @@ def test_entity_index_counts_each_document_once_in_its_latest_version() -> None:
         "doc_id": ["a", "a", "b", "a", "a"], "run_id": ["r1", "r1", "r1", "r2", "r2"],
         "canonical": ["Kyiv", "Kyiv", "Kyiv", "Kyiv", "Xi Jinping"],
         "label": ["GPE", "GPE", "GPE", "GPE", "PERSON"]})
-    rows = build_entity_index(entities, documents).to_pylist()
+    index = build_entity_index(entities, documents)
+    assert index.schema.equals(ENTITY_INDEX_V2, check_metadata=True)
+    rows = index.select(ENTITY_INDEX_V1.names).to_pylist()
     assert rows == [
         {"canonical": "Kyiv", "label": "GPE", "n_documents": 2, "n_mentions": 2,
          "first_seen": t1, "last_seen": t2},
         {"canonical": "Xi Jinping", "label": "PERSON", "n_documents": 1, "n_mentions": 1,
          "first_seen": t2, "last_seen": t2},
     ]
+    # nothing to merge: each row is an entity of its own
+    assert [(r["entity_canonical"], r["aliases"], r["merge_evidence"])
+            for r in index.to_pylist()] == [("Kyiv", [], ""), ("Xi Jinping", [], "")]
+
+
+def test_entity_index_groups_variants_across_documents() -> None:
+    """Issue 'one identity per name': transliterations, a surname, case and an exonym join
+    one entity each, with the evidence; two people who share a surname stay apart."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    docs = {"a": [("Volodymyr Zelensky", "PERSON"), ("Zelensky", "PERSON"), ("Kyiv", "GPE")],
+            "b": [("Zelenskyy", "PERSON"), ("KYIV", "GPE"), ("John Smith", "PERSON")],
+            "c": [("Zelenskiy", "PERSON"), ("Kiev", "GPE"), ("Jane Smith", "PERSON"),
+                  ("Smith", "PERSON"), ("Zelensky", "ORG")]}
+    documents = pa.table({"doc_id": list(docs), "run_id": ["r"] * 3,
+                          "processed_at": pa.array([at] * 3, pa.timestamp("us", tz="UTC"))})
+    rows = [(d, c, lab) for d, names in docs.items() for c, lab in names]
+    entities = pa.table({"doc_id": [r[0] for r in rows], "run_id": ["r"] * len(rows),
+                         "canonical": [r[1] for r in rows], "label": [r[2] for r in rows]})
+    index = {(r["canonical"], r["label"]): r
+             for r in build_entity_index(entities, documents).to_pylist()}
+    zelensky = index[("Volodymyr Zelensky", "PERSON")]
+    assert zelensky["aliases"] == ["Zelenskiy", "Zelensky", "Zelenskyy"]
+    for form in ("Zelensky", "Zelenskyy", "Zelenskiy"):
+        row = index[(form, "PERSON")]
+        assert (row["entity_id"], row["entity_canonical"], row["entity_label"]) == (
+            zelensky["entity_id"], "Volodymyr Zelensky", "PERSON")
+    assert index[("Zelensky", "PERSON")]["merge_evidence"].count("short form: surname of the "
+                                                                 "full name 'Volodymyr Zelensky'")
+    assert "transliteration" in index[("Zelenskyy", "PERSON")]["merge_evidence"]
+    assert index[("Zelensky", "ORG")]["entity_id"] != zelensky["entity_id"]  # another family
+    kyiv = index[("Kyiv", "GPE")]
+    assert (kyiv["aliases"], index[("Kiev", "GPE")]["entity_id"]) == (["KYIV", "Kiev"],
+                                                                      kyiv["entity_id"])
+    assert "exonym" in index[("Kiev", "GPE")]["merge_evidence"]
+    assert "same name (case)" in index[("KYIV", "GPE")]["merge_evidence"]
+    smiths = {index[(n, "PERSON")]["entity_id"] for n in ("John Smith", "Jane Smith", "Smith")}
+    assert len(smiths) == 3
+    assert index[("Smith", "PERSON")]["merge_evidence"] == ""
 
 
 def test_caps_dateline_and_headline_are_read_re_cased_and_kept_as_written() -> None:
