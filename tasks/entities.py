@@ -7,6 +7,9 @@ the mentions of one document (``Mention`` lists, clean-text offsets) and are tes
 spans; ``write_entity_index`` is the only IO.
 
 Rules, in the order they run:
+0. ``trim_names``: a name's span leaves out a leading lower-case "the" and a possessive ("the
+   [United States]'s"), as ``canonical`` always did and as the project's gold (eval/entities) and
+   GUM's are written; a capitalised "The" stays (The New York Times).
 1. ``merge_fragments``: two mentions separated only by name particles ("von", "der", "bin"...)
    where one is a PERSON and the particle shows the name goes on ("Ursula von der" + "Leyen")
    become one PERSON mention (``source="merged"``).
@@ -74,6 +77,29 @@ def surface(text: str) -> str:
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(surface(text).casefold().split())
+
+
+_THE_PREFIX = re.compile(r"the\s+")
+_POSSESSIVE_SUFFIX = re.compile(r"\s*(?:['’]s|['’])$")
+
+
+def trim_names(mentions: list[Mention], text: str) -> list[Mention]:
+    """Names without a leading lower-case "the" or a trailing possessive ("'s", "'")."""
+    out = []
+    for m in mentions:
+        if m.label not in NAME_LABELS or m.source == "ruler":
+            out.append(m)
+            continue
+        start, end = m.start, m.end
+        the = _THE_PREFIX.match(text, start, end)
+        if the and the.end() < end:
+            start = the.end()
+        possessive = _POSSESSIVE_SUFFIX.search(text, start, end)
+        if possessive and possessive.start() > start:
+            end = possessive.start()
+        out.append(m if (start, end) == (m.start, m.end)
+                   else replace(m, start=start, end=end, text=text[start:end]))
+    return out
 
 
 def merge_fragments(mentions: list[Mention], text: str) -> list[Mention]:
@@ -207,8 +233,8 @@ def _first_index(group: list[Mention], form: str) -> int:
 
 
 def consistent_entities(mentions: list[Mention], text: str) -> list[Mention]:
-    """Merge split names, then give each thing one label and canonical name."""
-    return resolve(merge_fragments(mentions, text))
+    """Trim and merge names, then give each thing one label and canonical name."""
+    return resolve(merge_fragments(trim_names(mentions, text), text))
 
 
 # --- the corpus index ------------------------------------------------------------------------
