@@ -272,9 +272,9 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
         in_docs[(canonical, label)].add(doc_id)
     canonicals, labels = (joined.column(c).to_pylist() for c in ("canonical", "label"))
     identity = group_names(
-        Name(c, lab, nd, nm, frozenset(in_docs[(c, lab)])) for c, lab, nd, nm in zip(
+        [Name(c, lab, nd, nm, frozenset(in_docs[(c, lab)])) for c, lab, nd, nm in zip(
             canonicals, labels, joined.column("doc_id_count_distinct").to_pylist(),
-            joined.column("doc_id_count").to_pylist()))
+            joined.column("doc_id_count").to_pylist())], NAME_LABELS)
     ids = [identity[key] for key in zip(canonicals, labels)]
     index = pa.table({
         "canonical": joined.column("canonical"),

@@ -5,7 +5,8 @@ Conservative on purpose (a wrong merge is worse than a missed one). Rows join on
 label family (people; places = GPE/LOC/FAC; every other label alone), and only by one of:
 
 - ``same name``: equal once case, diacritics, a possessive, a leading "the", full stops and
-  hyphens/spaces are ignored ("KYIV" / "Kyiv's", "Kwok-hung" / "Kwok hung", "U.S." / "US");
+  hyphens/spaces are ignored ("KYIV" / "Kyiv's", "Kwok-hung" / "Kwok hung", "U.S." / "US"),
+  and both capitalised or both not ("state" is not "State");
 - ``transliteration``: one word of five letters or more differs by one edit after its first
   letter, and either the edit is a romanisation alternation (i/y/j, a doubled letter: "Zelensky"
   / "Zelenskyy" / "Zelenskiy", "Dmytro" / "Dmitro") or it comes after the first three letters
@@ -13,8 +14,10 @@ label family (people; places = GPE/LOC/FAC; every other label alone), and only b
   "Peterson" in unrelated stories stay apart);
 - ``exonym``: both names are one place in ``tasks/exonyms.txt`` ("Kiev" / "Kyiv");
 - ``short form``: a one-word PERSON joins the full name it ends ("Zelensky" -> "Volodymyr
-  Zelensky") only when exactly one person in the corpus has a full name ending with it, so
-  "Smith" stays alone next to "John Smith" and "Jane Smith".
+  Zelensky", also spelled as a romanisation of it) only when exactly one person in the corpus
+  has a full name ending with it, so "Smith" stays alone next to "John Smith" and "Jane
+  Smith"; and never when the two are in one document, where the document's own step
+  (``entities.resolve``) left them apart ("Inspector Lynley" beside "Peter Lynley").
 
 Every joined row says why in ``merge_evidence``; ``entity_id`` is a hash of the entity's
 canonical form and label, so it is stable while that form stays the group's best-attested one.
@@ -123,19 +126,24 @@ def one_edit(a: str, b: str) -> tuple[str, str] | None:
     return ("", b[i]) if a[i:] == b[i + 1:] else None
 
 
-def _romanisation(a: str, b: str, edit: tuple[str, str]) -> bool:
+def _romanisation(a: str, b: str, edit: tuple[str, str], at: int) -> bool:
+    """The edit (at index ``at``) is how romanisations differ: i/y/j for one another, or a
+    letter doubled ("Ruslan" / "Russlan")."""
     removed, added = edit
     letters = {c for c in (removed, added) if c}
     if letters <= _ROMANISATION:
         return True
-    # a doubled letter: "Ruslan" / "Russlan"
+    if removed and added:
+        return False
     longer, char = (a, removed) if removed else (b, added)
-    return bool(char) and char * 2 in longer
+    return longer[at - 1:at] == char or longer[at + 1:at + 2] == char
 
 
 def transliteration(a: str, b: str) -> tuple[str, bool] | None:
-    """(description, is a romanisation alternation) when keys ``a`` and ``b`` differ in one long
-    word by one edit and share its first three letters; else None."""
+    """(description, is a romanisation alternation) when keys ``a`` and ``b`` differ in one
+    word of letters by one edit after its first letter; else None. Any other edit than a
+    romanisation must be after the first three letters and before the last (so plurals and
+    suffixes, "Frame" / "Frames", "Antarctic" / "Antarctica", are not variants)."""
     wa, wb = a.split(), b.split()
     if len(wa) != len(wb):
         return None
@@ -144,18 +152,17 @@ def transliteration(a: str, b: str) -> tuple[str, bool] | None:
         return None
     x, y = diff[0]
     edit = one_edit(x, y)
-    if edit is None or min(len(x), len(y)) < MIN_WORD:
+    if edit is None or min(len(x), len(y)) < MIN_WORD or not (x.isalpha() and y.isalpha()):
         return None
-    roman = _romanisation(x, y, edit)
-    prefix = next((k for k, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
-    # a romanisation may differ from the second letter on ("Dmytro" / "Dmitro"); any other
-    # difference must come after the first three letters
-    if prefix < (1 if roman else 3):
+    at = next((k for k, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+    roman = _romanisation(x, y, edit, at)
+    # a romanisation may differ from the second letter on ("Dmytro" / "Dmitro")
+    if at < 1 or (not roman and not 3 <= at < min(len(x), len(y)) - 1):
         return None
     removed, added = edit
     what = (f"'{removed}' -> '{added}'" if removed and added
             else f"'{removed or added}' {'dropped' if removed else 'added'}")
-    return (f"edit distance 1 ({what}) with shared prefix '{x[:prefix]}'"
+    return (f"edit distance 1 ({what}) with shared prefix '{x[:at]}'"
             + (", a romanisation alternation" if roman else ""), roman)
 
 
@@ -177,8 +184,9 @@ def exonyms() -> dict[str, int]:
 # --- grouping --------------------------------------------------------------------------------
 
 
-def group_names(names: Iterable[Name]) -> dict[tuple[str, str], Identity]:
-    """Each (canonical, label) row's entity: id, canonical form, aliases and merge evidence."""
+def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str, str], Identity]:
+    """Each (canonical, label) row's entity: id, canonical form, aliases and merge evidence.
+    Only rows with one of ``labels`` (names, not numbers or dates) are grouped."""
     names = sorted(names, key=lambda n: (n.canonical, n.label))
     index = {(n.canonical, n.label): i for i, n in enumerate(names)}
     keys = [name_key(n.canonical) for n in names]
@@ -201,14 +209,16 @@ def group_names(names: Iterable[Name]) -> dict[tuple[str, str], Identity]:
 
     by_family: dict[str, list[int]] = defaultdict(list)
     for i, n in enumerate(names):
-        if keys[i]:
+        if keys[i] and n.label in labels:
             by_family[family(n.label)].append(i)
 
     for fam, members in by_family.items():
         # same name
         by_key: dict[str, list[int]] = defaultdict(list)
         for i in members:
-            by_key[_compact(keys[i])].append(i)
+            # a lower-case form is not a name's spelling ("state" beside "State")
+            by_key[_compact(keys[i])
+                   + ("" if _THE.sub("", names[i].canonical)[:1].islower() else "^")].append(i)
         for same in by_key.values():
             for j in same[1:]:
                 a, b = names[same[0]], names[j]
@@ -218,7 +228,7 @@ def group_names(names: Iterable[Name]) -> dict[tuple[str, str], Identity]:
                 join(j, same[0], why)
         # transliteration: compare one representative per distinct key, bucketed by the key's
         # word count, every word but one and that word's first letter (cheap and exact)
-        reps = {k: v[0] for k, v in by_key.items()}
+        reps = {k[:-1]: v[0] for k, v in by_key.items() if k.endswith("^")}  # capitalised
         buckets: dict[tuple, list[int]] = defaultdict(list)
         for i in reps.values():
             words = keys[i].split()
@@ -237,7 +247,7 @@ def group_names(names: Iterable[Name]) -> dict[tuple[str, str], Identity]:
                         continue
                     why, roman = found
                     if not roman:
-                        shared = _context(names, i) & _context(names, j)
+                        shared = _context(names, i, labels) & _context(names, j, labels)
                         if len(shared) < SHARED_CONTEXT:
                             continue
                         why += (f", and {len(shared)} co-occurring names in common ("
@@ -280,10 +290,10 @@ def _rank(n: Name) -> tuple:
             n.canonical)
 
 
-def _context(names: list[Name], i: int) -> set[str]:
-    """Other names mentioned in the documents of ``names[i]``."""
-    return {n.canonical for n in names
-            if n is not names[i] and n.documents & names[i].documents}
+def _context(names: list[Name], i: int, labels: frozenset[str]) -> set[str]:
+    """Other names (not numbers or dates) mentioned in the documents of ``names[i]``."""
+    return {n.canonical for n in names if n is not names[i] and n.label in labels
+            and n.documents & names[i].documents}
 
 
 def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
@@ -296,6 +306,9 @@ def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
         if len(words) > 1:
             full_by_last[words[-1]].add(find(i))
             full_name.setdefault(find(i), i)
+    documents: dict[int, set[str]] = defaultdict(set)  # entity -> the documents naming it
+    for i in people:
+        documents[find(i)] |= names[i].documents
     one_word: dict[int, list[int]] = defaultdict(list)  # entity -> its one-word forms
     for i in people:
         words = keys[i].split()
@@ -315,9 +328,12 @@ def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
         if len(owners) != 1:
             continue
         root, (i, spelled) = next(iter(owners.items()))
+        # where both are in one document, that document's own step (entities.resolve) would
+        # have tied them had it been sure ("Inspector Lynley" beside "Peter Lynley"): it stands
+        if documents[find(i)] & documents[root]:
+            continue
         target = full_name[root]
-        together = len(names[i].documents & names[target].documents)
         join(i, target, f"short form: surname of the full name '{names[target].canonical}'"
                         + (f" (spelled with {spelled})" if spelled else "")
-                        + ", the only PERSON in the corpus whose name ends with it"
-                        + (f" (together in {together} documents)" if together else ""))
+                        + ", the only PERSON in the corpus whose name ends with it, never in "
+                          "one document with it")
