@@ -207,6 +207,18 @@ def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str
             evidence[j].append(text)
         parent[find(i)] = find(j)
 
+    in_document: dict[str, list[int]] = defaultdict(list)
+    for i, n in enumerate(names):
+        if n.label in labels:
+            for d in n.documents:
+                in_document[d].append(i)
+
+    @functools.cache
+    def context(i: int) -> frozenset[str]:
+        """Other names (not numbers or dates) mentioned in the documents of ``names[i]``."""
+        return frozenset(names[j].canonical for d in names[i].documents
+                         for j in in_document[d] if j != i)
+
     by_family: dict[str, list[int]] = defaultdict(list)
     for i, n in enumerate(names):
         if keys[i] and n.label in labels:
@@ -226,33 +238,22 @@ def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str
                 if a.label != b.label:
                     why += f", labels {a.label}/{b.label} both {fam}s"
                 join(j, same[0], why)
-        # transliteration: compare one representative per distinct key, bucketed by the key's
-        # word count, every word but one and that word's first letter (cheap and exact)
+        # transliteration: one representative per distinct key; candidates are the keys that
+        # share every word but one and a one-deletion form of that one (exact for one edit,
+        # and linear in the number of names)
         reps = {k[:-1]: v[0] for k, v in by_key.items() if k.endswith("^")}  # capitalised
-        buckets: dict[tuple, list[int]] = defaultdict(list)
-        for i in reps.values():
-            words = keys[i].split()
-            for w in range(len(words)):
-                buckets[(len(words), w, tuple(x if k != w else x[:1]
-                                              for k, x in enumerate(words)))].append(i)
-        done: set[tuple[int, int]] = set()
-        for bucket in buckets.values():
-            for p, i in enumerate(bucket):
-                for j in bucket[p + 1:]:
-                    if (i, j) in done:
-                        continue
-                    done.add((i, j))
-                    found = transliteration(keys[i], keys[j])
-                    if found is None:
-                        continue
-                    why, roman = found
-                    if not roman:
-                        shared = _context(names, i, labels) & _context(names, j, labels)
-                        if len(shared) < SHARED_CONTEXT:
-                            continue
-                        why += (f", and {len(shared)} co-occurring names in common ("
-                                + ", ".join(sorted(shared)[:4]) + ")")
-                    join(i, j, "transliteration: " + why)
+        for i, j in _one_edit_pairs({keys[i]: i for i in reps.values()}):
+            found = transliteration(keys[i], keys[j])
+            if found is None:
+                continue
+            why, roman = found
+            if not roman:
+                shared = context(i) & context(j)
+                if len(shared) < SHARED_CONTEXT:
+                    continue
+                why += (f", and {len(shared)} co-occurring names in common ("
+                        + ", ".join(sorted(shared)[:4]) + ")")
+            join(i, j, "transliteration: " + why)
         # exonyms
         if fam == "place":
             listed: dict[int, list[int]] = defaultdict(list)
@@ -290,10 +291,29 @@ def _rank(n: Name) -> tuple:
             n.canonical)
 
 
-def _context(names: list[Name], i: int, labels: frozenset[str]) -> set[str]:
-    """Other names (not numbers or dates) mentioned in the documents of ``names[i]``."""
-    return {n.canonical for n in names if n is not names[i] and n.label in labels
-            and n.documents & names[i].documents}
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:k] + word[k + 1:] for k in range(len(word)))}
+
+
+def _one_edit_pairs(reps: dict[str, int]) -> Iterable[tuple[int, int]]:
+    """Pairs of ``reps`` (key -> index) whose keys may be one edit apart in one word: two words
+    one edit apart share a form with at most one letter deleted."""
+    index: dict[tuple, list[int]] = defaultdict(list)
+    for key, i in reps.items():
+        words = key.split()
+        for w, word in enumerate(words):
+            if len(word) >= MIN_WORD - 1:
+                rest = (len(words), w, *words[:w], *words[w + 1:])
+                for form in _deletions(word):
+                    index[(rest, form)].append(i)
+    seen: set[tuple[int, int]] = set()
+    for bucket in index.values():
+        for p, i in enumerate(bucket):
+            for j in bucket[p + 1:]:
+                pair = (min(i, j), max(i, j))
+                if i != j and pair not in seen:
+                    seen.add(pair)
+                    yield pair
 
 
 def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
@@ -306,6 +326,10 @@ def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
         if len(words) > 1:
             full_by_last[words[-1]].add(find(i))
             full_name.setdefault(find(i), i)
+    last_words: dict[str, set[str]] = defaultdict(set)  # one-deletion form -> last words
+    for last in full_by_last:
+        for form in _deletions(last):
+            last_words[form].add(last)
     documents: dict[int, set[str]] = defaultdict(set)  # entity -> the documents naming it
     for i in people:
         documents[find(i)] |= names[i].documents
@@ -319,10 +343,11 @@ def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
         # (or spelled as a romanisation of it: "Hnatiuk" of "Oleh Hnatyuk")
         owners: dict[int, tuple[int, str]] = {}  # entity -> (a one-word form, how it matches)
         for i in forms:
-            for last, roots in full_by_last.items():
+            near = {last for form in _deletions(keys[i]) for last in last_words.get(form, ())}
+            for last in near:
                 found = transliteration(keys[i], last) if last != keys[i] else ("", True)
                 if found is not None and found[1]:
-                    for root in roots:
+                    for root in full_by_last[last]:
                         if root not in owners or not found[0]:
                             owners[root] = (i, found[0])
         if len(owners) != 1:
