@@ -174,6 +174,24 @@ ENTITY_INDEX_V1 = _schema(
     "entity_index",
 )
 
+# v2 adds corpus-wide identity (tasks/entity_groups.py): rows that name one thing ("Zelensky",
+# "Zelenskiy", "Volodymyr Zelenskyy") share an ``entity_id``; ``merge_evidence`` says why a row
+# joined ("" for the entity's own canonical row). ``entities JOIN entity_index USING (canonical,
+# label)`` gives every mention its entity_id. Every v1 column is kept, in order.
+ENTITY_INDEX_V2 = _schema(
+    [
+        *ENTITY_INDEX_V1,
+        pa.field("entity_id", pa.string(), nullable=False),  # 16 hex of sha256(label, canonical)
+        pa.field("entity_canonical", pa.string(), nullable=False),  # the entity's best form
+        pa.field("entity_label", pa.string(), nullable=False),  # the label of that form
+        # its other forms, sorted; "element" is the item's name Parquet gives it on read back
+        pa.field("aliases", pa.list_(pa.field("element", pa.string())), nullable=False),
+        pa.field("merge_evidence", pa.string(), nullable=False),
+    ],
+    "entity_index",
+    "2",
+)
+
 TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS_V1,
     "edits": EDITS_V2,
@@ -182,7 +200,7 @@ TABLES: dict[str, pa.Schema] = {
     "entities": ENTITIES_V1,
     "rejects": REJECTS_V1,
     "runs": RUNS_V1,
-    "entity_index": ENTITY_INDEX_V1,
+    "entity_index": ENTITY_INDEX_V2,
     "sightings": SIGHTINGS_V1,
 }
 

@@ -7,6 +7,9 @@ the mentions of one document (``Mention`` lists, clean-text offsets) and are tes
 spans; ``write_entity_index`` is the only IO.
 
 Rules, in the order they run:
+0. ``trim_names``: a name's span leaves out a leading lower-case "the" and a possessive ("the
+   [United States]'s"), as ``canonical`` always did and as the project's gold (eval/entities) and
+   GUM's are written; a capitalised "The" stays (The New York Times).
 1. ``merge_fragments``: two mentions separated only by name particles ("von", "der", "bin"...)
    where one is a PERSON and the particle shows the name goes on ("Ursula von der" + "Leyen")
    become one PERSON mention (``source="merged"``).
@@ -30,7 +33,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.tables import ENTITY_INDEX_V1
+from schemas.tables import ENTITY_INDEX_V2
+from tasks.entity_groups import Name, group_names
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +76,29 @@ def surface(text: str) -> str:
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(surface(text).casefold().split())
+
+
+_THE_PREFIX = re.compile(r"the\s+")
+_POSSESSIVE_SUFFIX = re.compile(r"\s*(?:['’]s|['’])$")
+
+
+def trim_names(mentions: list[Mention], text: str) -> list[Mention]:
+    """Names without a leading lower-case "the" or a trailing possessive ("'s", "'")."""
+    out = []
+    for m in mentions:
+        if m.label not in NAME_LABELS or m.source == "ruler":
+            out.append(m)
+            continue
+        start, end = m.start, m.end
+        the = _THE_PREFIX.match(text, start, end)
+        if the and the.end() < end:
+            start = the.end()
+        possessive = _POSSESSIVE_SUFFIX.search(text, start, end)
+        if possessive and possessive.start() > start:
+            end = possessive.start()
+        out.append(m if (start, end) == (m.start, m.end)
+                   else replace(m, start=start, end=end, text=text[start:end]))
+    return out
 
 
 def merge_fragments(mentions: list[Mention], text: str) -> list[Mention]:
@@ -205,8 +232,8 @@ def _first_index(group: list[Mention], form: str) -> int:
 
 
 def consistent_entities(mentions: list[Mention], text: str) -> list[Mention]:
-    """Merge split names, then give each thing one label and canonical name."""
-    return resolve(merge_fragments(mentions, text))
+    """Trim and merge names, then give each thing one label and canonical name."""
+    return resolve(merge_fragments(trim_names(mentions, text), text))
 
 
 # --- the corpus index ------------------------------------------------------------------------
@@ -216,10 +243,11 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
     """``entity_index`` rows from ``entities`` and ``documents`` (doc_id, run_id, processed_at).
 
     A document processed by several runs counts once, in its latest version; ``first_seen`` and
-    ``last_seen`` span every version that mentioned the entity.
+    ``last_seen`` span every version that mentioned the entity. Rows that name one thing across
+    documents share an ``entity_id`` (``tasks.entity_groups``).
     """
     if not entities.num_rows or not documents.num_rows:
-        return ENTITY_INDEX_V1.empty_table()
+        return ENTITY_INDEX_V2.empty_table()
     docs = documents.select(["doc_id", "run_id", "processed_at"])
     latest: dict[str, tuple] = {}
     for doc_id, run_id, at in zip(*(docs.column(c).to_pylist()
@@ -237,6 +265,16 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
     current = ents.filter(pc.field("latest")).group_by(["canonical", "label"]).aggregate(
         [("doc_id", "count_distinct"), ("doc_id", "count")])
     joined = current.join(seen, keys=["canonical", "label"], join_type="inner")
+    in_docs: dict[tuple[str, str], set[str]] = defaultdict(set)
+    current_rows = ents.filter(pc.field("latest")).select(["canonical", "label", "doc_id"])
+    for canonical, label, doc_id in zip(*(c.to_pylist() for c in current_rows.columns)):
+        in_docs[(canonical, label)].add(doc_id)
+    canonicals, labels = (joined.column(c).to_pylist() for c in ("canonical", "label"))
+    identity = group_names(
+        [Name(c, lab, nd, nm, frozenset(in_docs[(c, lab)])) for c, lab, nd, nm in zip(
+            canonicals, labels, joined.column("doc_id_count_distinct").to_pylist(),
+            joined.column("doc_id_count").to_pylist())], NAME_LABELS)
+    ids = [identity[key] for key in zip(canonicals, labels)]
     index = pa.table({
         "canonical": joined.column("canonical"),
         "label": joined.column("label"),
@@ -244,7 +282,13 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
         "n_mentions": joined.column("doc_id_count"),
         "first_seen": joined.column("processed_at_min"),
         "last_seen": joined.column("processed_at_max"),
-    }).cast(ENTITY_INDEX_V1)
+        "entity_id": [x.entity_id for x in ids],
+        "entity_canonical": [x.entity_canonical for x in ids],
+        "entity_label": [x.entity_label for x in ids],
+        "aliases": pa.array([list(x.aliases) for x in ids],
+                            ENTITY_INDEX_V2.field("aliases").type),
+        "merge_evidence": [x.merge_evidence for x in ids],
+    }).cast(ENTITY_INDEX_V2)
     return index.sort_by([("n_mentions", "descending"), ("canonical", "ascending"),
                           ("label", "ascending")])
 

@@ -21,6 +21,8 @@ def _value(field: pa.Field, i: int):
         return i % 2 == 0
     if pa.types.is_timestamp(t):
         return datetime(2026, 11, 28, 7, 30, i, tzinfo=UTC)
+    if pa.types.is_list(t) and pa.types.is_string(t.value_type):
+        return [f"{field.name}-{i}-{k}-é✓" for k in range(i)]  # an empty list too
     raise AssertionError(f"no sample value for {t}")
 
 
@@ -64,14 +66,25 @@ def test_contract_columns_present() -> None:
     assert BATCH_TABLES[-1] == "documents"
 
 
-def test_a_new_version_only_adds_columns() -> None:
-    """v2 of a table keeps every v1 column, with its type, in its place."""
-    from schemas.tables import EDITS_V1, EDITS_V2
+@pytest.mark.parametrize("table", ["edits", "entity_index"])
+def test_a_new_version_only_adds_columns(table: str) -> None:
+    """v2 of a table keeps every v1 column, with its type and nullability, in its place."""
+    import schemas.tables as tables
 
-    assert EDITS_V2.names[:len(EDITS_V1)] == EDITS_V1.names
-    assert all(EDITS_V2.field(f.name).type == f.type for f in EDITS_V1)
-    assert EDITS_V2.metadata[b"schema_version"] == b"2"
-    assert TABLES["edits"] is EDITS_V2
+    v1, v2 = (getattr(tables, f"{table.upper()}_V{n}") for n in (1, 2))
+    assert v2.names[:len(v1)] == v1.names
+    assert all(v2.field(f.name).type == f.type and v2.field(f.name).nullable == f.nullable
+               for f in v1)
+    assert v2.metadata == {b"schema_version": b"2", b"table": table.encode()}
+    assert TABLES[table] is v2
+
+
+def test_entity_index_v2_columns() -> None:
+    from schemas.tables import ENTITY_INDEX_V1, ENTITY_INDEX_V2
+
+    assert ENTITY_INDEX_V2.names == [*ENTITY_INDEX_V1.names, "entity_id", "entity_canonical",
+                                     "entity_label", "aliases", "merge_evidence"]
+    assert ENTITY_INDEX_V2.field("aliases").type == pa.list_(pa.field("element", pa.string()))
 
 
 def test_cleaned_is_incoming_plus_what_the_cleaner_adds() -> None:

@@ -6,12 +6,13 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
 from flows.preprocess import preprocess
-from schemas.tables import ENTITY_INDEX_V1
+from schemas.tables import ENTITY_INDEX_V2
 from tasks.report import render_document
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -68,7 +69,7 @@ def test_report_is_self_contained_and_marks_entities_and_edits(articles_run) -> 
 def test_entity_index_matches_the_entities_table(articles_run) -> None:
     out, summary = articles_run
     index = pq.read_table(out / "entity_index" / "index.parquet")
-    assert index.schema.equals(ENTITY_INDEX_V1, check_metadata=True)
+    assert index.schema.equals(ENTITY_INDEX_V2, check_metadata=True)
     entities = ds.dataset(out / "entities", format="parquet", partitioning="hive").to_table()
     mentions = Counter(zip(entities.column("canonical").to_pylist(),
                            entities.column("label").to_pylist()))
@@ -78,6 +79,13 @@ def test_entity_index_matches_the_entities_table(articles_run) -> None:
     assert rows[("Kyiv", "GPE")]["n_documents"] == 1  # "KYIV" dateline, via the pattern's id
     assert rows[("Oksana Hrytsenko", "PERSON")]["n_mentions"] == 2  # "Hrytsenko" joins her
     assert all(r["first_seen"] <= r["last_seen"] for r in rows.values())
+    # every mention has its entity: entities JOIN entity_index USING (canonical, label)
+    joined = duckdb.sql(
+        f"SELECT e.canonical, i.entity_id, i.entity_canonical FROM read_parquet("
+        f"'{out}/entities/**/*.parquet', hive_partitioning=true) e JOIN read_parquet("
+        f"'{out}/entity_index/index.parquet') i USING (canonical, label)").fetchall()
+    assert len(joined) == summary["entities"]
+    assert all(len(entity_id) == 16 for _, entity_id, _ in joined)
     docs = ds.dataset(out / "documents", format="parquet", partitioning="hive").to_table()
     assert all(m.endswith("+patterns:" + m.split(":")[-1]) for m in
                docs.column("model").to_pylist())

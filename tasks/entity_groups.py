@@ -1,0 +1,364 @@
+"""One identity per name across the corpus: which (canonical, label) rows of ``entity_index``
+name the same thing ("Zelensky", "Zelenskyy" and "Zelenskiy"; "Kiev" and "Kyiv").
+
+Conservative on purpose (a wrong merge is worse than a missed one). Rows join only within one
+label family (people; places = GPE/LOC/FAC; every other label alone), and only by one of:
+
+- ``same name``: equal once case, diacritics, a possessive, a leading "the", full stops and
+  hyphens/spaces are ignored ("KYIV" / "Kyiv's", "Kwok-hung" / "Kwok hung", "U.S." / "US"),
+  and both capitalised or both not ("state" is not "State");
+- ``transliteration``: one word of five letters or more differs by one edit after its first
+  letter, and either the edit is a romanisation alternation (i/y/j, a doubled letter: "Zelensky"
+  / "Zelenskyy" / "Zelenskiy", "Dmytro" / "Dmitro") or it comes after the first three letters
+  and the two names share at least two co-occurring names in the corpus (so "Petersen" /
+  "Peterson" in unrelated stories stay apart);
+- ``exonym``: both names are one place in ``tasks/exonyms.txt`` ("Kiev" / "Kyiv");
+- ``short form``: a one-word PERSON joins the full name it ends ("Zelensky" -> "Volodymyr
+  Zelensky", also spelled as a romanisation of it) only when exactly one person in the corpus
+  has a full name ending with it, so "Smith" stays alone next to "John Smith" and "Jane
+  Smith"; and never when the two are in one document, where the document's own step
+  (``entities.resolve``) left them apart ("Inspector Lynley" beside "Peter Lynley").
+
+Every joined row says why in ``merge_evidence``; ``entity_id`` is a hash of the entity's
+canonical form and label, so it is stable while that form stays the group's best-attested one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+PLACES = frozenset({"GPE", "LOC", "FAC"})
+# an edit between these letters (or a doubled letter) is how romanisations differ
+_ROMANISATION = frozenset("iyj")
+MIN_WORD = 5  # shorter words differ by one letter too often ("Jan" / "Jon")
+SHARED_CONTEXT = 2  # co-occurring names that let any other one-letter difference join
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """One (canonical, label) row of the corpus and the documents that mention it."""
+
+    canonical: str
+    label: str
+    n_documents: int
+    n_mentions: int
+    documents: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    entity_id: str
+    entity_canonical: str
+    entity_label: str
+    aliases: tuple[str, ...]  # the entity's other forms, sorted
+    merge_evidence: str  # why this row is part of the entity ("" for its canonical row)
+
+
+def family(label: str) -> str:
+    return "place" if label in PLACES else label
+
+
+# --- normalisation: each step named, so the evidence says which ones a pair needed ----------
+
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_THE = re.compile(r"^the\s+", re.IGNORECASE)
+_HYPHENS = re.compile(r"[-‐‑–—\s]+")
+
+
+def _strip_diacritics(s: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c))
+
+
+_STEPS: tuple[tuple[str, Callable[[str], str]], ...] = (
+    ("leading 'the'", lambda s: _THE.sub("", s)),
+    ("possessive", lambda s: _POSSESSIVE.sub("", s)),
+    ("full stops", lambda s: s.replace(".", " ")),
+    ("diacritics", _strip_diacritics),
+    ("case", str.casefold),
+    ("hyphenation/spacing", lambda s: _HYPHENS.sub(" ", s)),
+)
+
+
+def _normalise(s: str, skip: str = "") -> str:
+    for name, step in _STEPS:
+        if name != skip:
+            s = step(s)
+    return " ".join(s.split())
+
+
+def name_key(s: str) -> str:
+    """The form two spellings of one name share: "KYIV's" -> "kyiv", "Kwok-hung" -> "kwok hung"."""
+    return _normalise(s)
+
+
+def _compact(key: str) -> str:
+    return key.replace(" ", "")
+
+
+def same_name_evidence(a: str, b: str) -> str:
+    """Which normalisations make ``a`` and ``b`` one name, e.g. "case, possessive"."""
+    needed = [name for name, _ in _STEPS
+              if _compact(_normalise(a, skip=name)) != _compact(_normalise(b, skip=name))]
+    return ", ".join(needed) or "identical"
+
+
+# --- transliteration -------------------------------------------------------------------------
+
+
+def one_edit(a: str, b: str) -> tuple[str, str] | None:
+    """The single edit between ``a`` and ``b`` as (removed, added), or None if not one edit."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return None
+    i = 0
+    while i < min(len(a), len(b)) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        return (a[i], b[i]) if a[i + 1:] == b[i + 1:] else None
+    if len(a) > len(b):
+        return (a[i], "") if a[i + 1:] == b[i:] else None
+    return ("", b[i]) if a[i:] == b[i + 1:] else None
+
+
+def _romanisation(a: str, b: str, edit: tuple[str, str], at: int) -> bool:
+    """The edit (at index ``at``) is how romanisations differ: i/y/j for one another, or a
+    letter doubled ("Ruslan" / "Russlan")."""
+    removed, added = edit
+    letters = {c for c in (removed, added) if c}
+    if letters <= _ROMANISATION:
+        return True
+    if removed and added:
+        return False
+    longer, char = (a, removed) if removed else (b, added)
+    return longer[at - 1:at] == char or longer[at + 1:at + 2] == char
+
+
+def transliteration(a: str, b: str) -> tuple[str, bool] | None:
+    """(description, is a romanisation alternation) when keys ``a`` and ``b`` differ in one
+    word of letters by one edit after its first letter; else None. Any other edit than a
+    romanisation must be after the first three letters and before the last (so plurals and
+    suffixes, "Frame" / "Frames", "Antarctic" / "Antarctica", are not variants)."""
+    wa, wb = a.split(), b.split()
+    if len(wa) != len(wb):
+        return None
+    diff = [(x, y) for x, y in zip(wa, wb) if x != y]
+    if len(diff) != 1:
+        return None
+    x, y = diff[0]
+    edit = one_edit(x, y)
+    if edit is None or min(len(x), len(y)) < MIN_WORD or not (x.isalpha() and y.isalpha()):
+        return None
+    at = next((k for k, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+    roman = _romanisation(x, y, edit, at)
+    # a romanisation may differ from the second letter on ("Dmytro" / "Dmitro")
+    if at < 1 or (not roman and not 3 <= at < min(len(x), len(y)) - 1):
+        return None
+    removed, added = edit
+    what = (f"'{removed}' -> '{added}'" if removed and added
+            else f"'{removed or added}' {'dropped' if removed else 'added'}")
+    return (f"edit distance 1 ({what}) with shared prefix '{x[:at]}'"
+            + (", a romanisation alternation" if roman else ""), roman)
+
+
+# --- exonyms ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def exonyms() -> dict[str, int]:
+    """Compact key of every listed place name -> its line number in ``tasks/exonyms.txt``."""
+    out = {}
+    path = Path(__file__).with_name("exonyms.txt")
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip() and not line.startswith("#"):
+            for name in line.split("|"):
+                out[_compact(name_key(name.strip()))] = n
+    return out
+
+
+# --- grouping --------------------------------------------------------------------------------
+
+
+def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str, str], Identity]:
+    """Each (canonical, label) row's entity: id, canonical form, aliases and merge evidence.
+    Only rows with one of ``labels`` (names, not numbers or dates) are grouped."""
+    names = sorted(names, key=lambda n: (n.canonical, n.label))
+    index = {(n.canonical, n.label): i for i, n in enumerate(names)}
+    keys = [name_key(n.canonical) for n in names]
+    parent = list(range(len(names)))
+    evidence: dict[int, list[str]] = defaultdict(list)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def join(i: int, j: int, why: str) -> None:
+        a, b = names[i].canonical, names[j].canonical
+        if i != j:
+            text = f"'{a}' ~ '{b}': {why}"
+            evidence[i].append(text)
+            evidence[j].append(text)
+        parent[find(i)] = find(j)
+
+    in_document: dict[str, list[int]] = defaultdict(list)
+    for i, n in enumerate(names):
+        if n.label in labels:
+            for d in n.documents:
+                in_document[d].append(i)
+
+    @functools.cache
+    def context(i: int) -> frozenset[str]:
+        """Other names (not numbers or dates) mentioned in the documents of ``names[i]``."""
+        return frozenset(names[j].canonical for d in names[i].documents
+                         for j in in_document[d] if j != i)
+
+    by_family: dict[str, list[int]] = defaultdict(list)
+    for i, n in enumerate(names):
+        if keys[i] and n.label in labels:
+            by_family[family(n.label)].append(i)
+
+    for fam, members in by_family.items():
+        # same name
+        by_key: dict[str, list[int]] = defaultdict(list)
+        for i in members:
+            # a lower-case form is not a name's spelling ("state" beside "State")
+            by_key[_compact(keys[i])
+                   + ("" if _THE.sub("", names[i].canonical)[:1].islower() else "^")].append(i)
+        for same in by_key.values():
+            for j in same[1:]:
+                a, b = names[same[0]], names[j]
+                why = "same name (" + same_name_evidence(a.canonical, b.canonical) + ")"
+                if a.label != b.label:
+                    why += f", labels {a.label}/{b.label} both {fam}s"
+                join(j, same[0], why)
+        # transliteration: one representative per distinct key; candidates are the keys that
+        # share every word but one and a one-deletion form of that one (exact for one edit,
+        # and linear in the number of names)
+        reps = {k[:-1]: v[0] for k, v in by_key.items() if k.endswith("^")}  # capitalised
+        for i, j in _one_edit_pairs({keys[i]: i for i in reps.values()}):
+            found = transliteration(keys[i], keys[j])
+            if found is None:
+                continue
+            why, roman = found
+            if not roman:
+                shared = context(i) & context(j)
+                if len(shared) < SHARED_CONTEXT:
+                    continue
+                why += (f", and {len(shared)} co-occurring names in common ("
+                        + ", ".join(sorted(shared)[:4]) + ")")
+            join(i, j, "transliteration: " + why)
+        # exonyms
+        if fam == "place":
+            listed: dict[int, list[int]] = defaultdict(list)
+            for k, i in reps.items():
+                if k in exonyms():
+                    listed[exonyms()[k]].append(i)
+            for line, same in listed.items():
+                for j in same[1:]:
+                    join(j, same[0], f"exonym: one place in tasks/exonyms.txt (line {line})")
+    if "PERSON" in by_family:
+        _join_short_forms(names, keys, by_family["PERSON"], find, join)
+
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(names)):
+        groups[find(i)].append(i)
+    out: dict[tuple[str, str], Identity] = {}
+    for members in groups.values():
+        head = max(members, key=lambda i: _rank(names[i]))
+        h = names[head]
+        entity_id = hashlib.sha256(f"{h.label}\x1f{h.canonical}".encode()).hexdigest()[:16]
+        aliases = tuple(sorted({names[i].canonical for i in members} - {h.canonical}))
+        for i in members:
+            out[(names[i].canonical, names[i].label)] = Identity(
+                entity_id, h.canonical, h.label, aliases,
+                "" if i == head and not evidence[i] else "; ".join(dict.fromkeys(evidence[i])))
+    assert len(out) == len(index)
+    return out
+
+
+def _rank(n: Name) -> tuple:
+    """The entity's canonical form: a full name, the most documents and mentions, written in
+    mixed case ("Kyiv", not "KYIV"), then the longest."""
+    mixed = n.canonical != n.canonical.upper() and n.canonical != n.canonical.lower()
+    return (len(n.canonical.split()), n.n_documents, n.n_mentions, mixed, len(n.canonical),
+            n.canonical)
+
+
+def _deletions(word: str) -> set[str]:
+    return {word, *(word[:k] + word[k + 1:] for k in range(len(word)))}
+
+
+def _one_edit_pairs(reps: dict[str, int]) -> Iterable[tuple[int, int]]:
+    """Pairs of ``reps`` (key -> index) whose keys may be one edit apart in one word: two words
+    one edit apart share a form with at most one letter deleted."""
+    index: dict[tuple, list[int]] = defaultdict(list)
+    for key, i in reps.items():
+        words = key.split()
+        for w, word in enumerate(words):
+            if len(word) >= MIN_WORD - 1:
+                rest = (len(words), w, *words[:w], *words[w + 1:])
+                for form in _deletions(word):
+                    index[(rest, form)].append(i)
+    seen: set[tuple[int, int]] = set()
+    for bucket in index.values():
+        for p, i in enumerate(bucket):
+            for j in bucket[p + 1:]:
+                pair = (min(i, j), max(i, j))
+                if i != j and pair not in seen:
+                    seen.add(pair)
+                    yield pair
+
+
+def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
+                      find: Callable[[int], int], join: Callable[[int, int, str], None]) -> None:
+    """A one-word person joins the one full name in the corpus that ends with it."""
+    full_by_last: dict[str, set[int]] = defaultdict(set)  # last word -> entities (roots)
+    full_name: dict[int, int] = {}
+    for i in people:
+        words = keys[i].split()
+        if len(words) > 1:
+            full_by_last[words[-1]].add(find(i))
+            full_name.setdefault(find(i), i)
+    last_words: dict[str, set[str]] = defaultdict(set)  # one-deletion form -> last words
+    for last in full_by_last:
+        for form in _deletions(last):
+            last_words[form].add(last)
+    documents: dict[int, set[str]] = defaultdict(set)  # entity -> the documents naming it
+    for i in people:
+        documents[find(i)] |= names[i].documents
+    one_word: dict[int, list[int]] = defaultdict(list)  # entity -> its one-word forms
+    for i in people:
+        words = keys[i].split()
+        if len(words) == 1 and len(words[0]) > 1:
+            one_word[find(i)].append(i)
+    for forms in one_word.values():
+        # "Zelenskiy" alone is the surname of "Volodymyr Zelensky" through its variant "Zelensky"
+        # (or spelled as a romanisation of it: "Hnatiuk" of "Oleh Hnatyuk")
+        owners: dict[int, tuple[int, str]] = {}  # entity -> (a one-word form, how it matches)
+        for i in forms:
+            near = {last for form in _deletions(keys[i]) for last in last_words.get(form, ())}
+            for last in near:
+                found = transliteration(keys[i], last) if last != keys[i] else ("", True)
+                if found is not None and found[1]:
+                    for root in full_by_last[last]:
+                        if root not in owners or not found[0]:
+                            owners[root] = (i, found[0])
+        if len(owners) != 1:
+            continue
+        root, (i, spelled) = next(iter(owners.items()))
+        # where both are in one document, that document's own step (entities.resolve) would
+        # have tied them had it been sure ("Inspector Lynley" beside "Peter Lynley"): it stands
+        if documents[find(i)] & documents[root]:
+            continue
+        target = full_name[root]
+        join(i, target, f"short form: surname of the full name '{names[target].canonical}'"
+                        + (f" (spelled with {spelled})" if spelled else "")
+                        + ", the only PERSON in the corpus whose name ends with it, never in "
+                          "one document with it")

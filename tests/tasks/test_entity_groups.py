@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from tasks.entities import NAME_LABELS
+from tasks.entity_groups import Name, group_names, name_key, one_edit, transliteration
+
+
+def name(canonical: str, label: str, *docs: str) -> Name:
+    return Name(canonical, label, len(docs), len(docs), frozenset(docs))
+
+
+def entities(names: list[Name]) -> list[list[str]]:
+    """The groups of more than one name, each as its sorted canonical forms."""
+    by_id: dict[str, list[str]] = {}
+    for (canonical, _), x in group_names(names, NAME_LABELS).items():
+        by_id.setdefault(x.entity_id, []).append(canonical)
+    return sorted(sorted(g) for g in by_id.values() if len(g) > 1)
+
+
+def test_name_key_ignores_case_possessive_diacritics_stops_and_hyphens() -> None:
+    assert name_key("KYIV's") == name_key("Kyiv") == "kyiv"
+    assert name_key("the Tomáš Vlček") == "tomas vlcek"
+    assert name_key("Kyiv-Pechersk  Lavra") == name_key("Kyiv Pechersk Lavra")
+    assert name_key("U.S.").replace(" ", "") == name_key("US")
+
+
+def test_one_edit() -> None:
+    assert one_edit("zelensky", "zelenskyy") == ("", "y")
+    assert one_edit("zelenskyy", "zelenskiy") == ("y", "i")
+    assert one_edit("zelenskiy", "zelensky") == ("i", "")
+    assert one_edit("kiev", "kyiv") is None
+    assert one_edit("same", "same") is None
+
+
+def test_transliteration_needs_a_long_word_and_says_which_edit() -> None:
+    assert transliteration("dmytro tkachuk", "dmitro tkachuk") == (
+        "edit distance 1 ('y' -> 'i') with shared prefix 'dm', a romanisation alternation", True)
+    assert transliteration("petersen", "peterson")[1] is False  # joins only with context
+    assert transliteration("jan horak", "jana horak") is None  # too short to tell
+    assert transliteration("anna kovalchuk", "petro kovalchuk") is None
+    assert transliteration("nowak", "kowak") is None  # not after the first letter
+    # plurals, suffixes and numbers are not spellings of one name
+    assert transliteration("frame", "frames") is None
+    assert transliteration("antarctic", "antarctica") is None
+    assert transliteration("russian", "russians") is None
+    assert transliteration("10,000", "11,000") is None
+    assert transliteration("ruslan", "russlan")[1] is True  # a doubled letter
+
+
+def test_one_letter_apart_joins_only_with_shared_context() -> None:
+    apart = [name("Mark Petersen", "PERSON", "a"), name("Denmark", "GPE", "a"),
+             name("Mark Peterson", "PERSON", "b"), name("Ohio", "GPE", "b")]
+    assert entities(apart) == []
+    together = [name("Naftohaz", "ORG", "a"), name("Naftogaz", "ORG", "b"),
+                name("Ukraine", "GPE", "a", "b"), name("Ministry of Energy", "ORG", "a", "b"),
+                name("first", "ORDINAL", "a", "b")]  # numbers are no context
+    assert entities(together) == [["Naftogaz", "Naftohaz"]]
+    why = group_names(together, NAME_LABELS)[("Naftogaz", "ORG")].merge_evidence
+    assert why == ("'Naftogaz' ~ 'Naftohaz': transliteration: edit distance 1 ('g' -> 'h') with "
+                   "shared prefix 'nafto', and 2 co-occurring names in common (Ministry of "
+                   "Energy, Ukraine)")
+
+
+def test_numbers_and_dates_are_not_grouped() -> None:
+    names = [name("five", "CARDINAL", "a"), name("Five", "CARDINAL", "b"),
+             name("last year", "DATE", "a"), name("Last year", "DATE", "b")]
+    assert entities(names) == []
+    assert group_names(names, NAME_LABELS)[("Five", "CARDINAL")].merge_evidence == ""
+
+
+def test_labels_of_one_family_join_and_others_never() -> None:
+    names = [name("Kyiv", "GPE", "a"), name("Kyiv's", "LOC", "b"), name("Kyiv", "PERSON", "c"),
+             name("Georgia", "GPE", "a"), name("Georgia", "PERSON", "b")]
+    assert entities(names) == [["Kyiv", "Kyiv's"]]
+    assert group_names(names, NAME_LABELS)[("Kyiv's", "LOC")].merge_evidence == (
+        "'Kyiv's' ~ 'Kyiv': same name (possessive), labels GPE/LOC both places")
+
+
+def test_a_surname_joins_only_the_one_full_name_ending_with_it() -> None:
+    names = [name("Anna Kovalchuk", "PERSON", "a"), name("Petro Kovalchuk", "PERSON", "a"),
+             name("Kovalchuk", "PERSON", "b"), name("Leila Haddad", "PERSON", "c"),
+             name("Haddad", "PERSON", "d", "e"), name("Haddad", "GPE", "e")]
+    assert entities(names) == [["Haddad", "Leila Haddad"]]
+    got = group_names(names, NAME_LABELS)[("Haddad", "PERSON")]
+    assert (got.entity_canonical, got.aliases) == ("Leila Haddad", ("Haddad",))
+    assert got.merge_evidence == (
+        "'Haddad' ~ 'Leila Haddad': short form: surname of the full name 'Leila Haddad', the "
+        "only PERSON in the corpus whose name ends with it, never in one document with it")
+
+
+def test_a_surname_the_document_left_apart_stays_apart() -> None:
+    """Both in one document and not tied there: the document knew better (a brother)."""
+    names = [name("Peter Lynley", "PERSON", "a"), name("Lynley", "PERSON", "a", "b")]
+    assert entities(names) == []
+
+
+def test_a_lower_case_form_is_not_a_spelling_of_a_name() -> None:
+    names = [name("State", "ORG", "a"), name("state", "ORG", "b"),
+             name("Republican party", "ORG", "a"), name("Republican Party", "ORG", "b")]
+    assert entities(names) == [["Republican Party", "Republican party"]]
+
+
+def test_entity_id_is_stable_and_the_canonical_is_the_best_attested_full_form() -> None:
+    names = [name("KYIV", "GPE", "a", "b", "c"), name("Kyiv", "GPE", "a", "b", "c"),
+             name("Kiev", "GPE", "d")]
+    first = group_names(names, NAME_LABELS)
+    assert {x.entity_canonical for x in first.values()} == {"Kyiv"}  # mixed case over capitals
+    assert group_names(list(reversed(names)), NAME_LABELS) == first  # order does not matter
+    more = group_names([*names, name("Odesa", "GPE", "e")], NAME_LABELS)
+    assert more[("Kiev", "GPE")].entity_id == first[("Kiev", "GPE")].entity_id
