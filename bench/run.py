@@ -127,9 +127,20 @@ def prefect_server(home: Path, env: dict[str, str]):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[str, float, int]:
-    """Run a command; return its stdout, wall seconds and peak RSS of its process tree."""
+def _role(proc: psutil.Process, root: int) -> str:
+    if proc.pid == root:
+        return "main"
+    cmd = " ".join(proc.cmdline())
+    return "api_server" if "uvicorn" in cmd or "prefect.server" in cmd else "workers"
+
+
+def run_measured(cmd: list[str], env: dict[str, str]
+                 ) -> tuple[str, float, int, dict[str, float]]:
+    """Run a command; return its stdout, wall seconds, peak RSS of its process tree, and the CPU
+    seconds of the tree by role (main process, Prefect API server, workers), each process's
+    last reading before it ended (polled every 0.2 s)."""
     peak = 0
+    cpu: dict[int, tuple[str, float]] = {}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
     stop = threading.Event()
@@ -139,8 +150,14 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[str, float, int]:
         p = psutil.Process(proc.pid)
         while not stop.is_set():
             try:
-                rss = p.memory_info().rss + sum(c.memory_info().rss
-                                                for c in p.children(recursive=True))
+                tree = [p, *p.children(recursive=True)]
+                rss = 0
+                for q in tree:
+                    with q.oneshot():
+                        rss += q.memory_info().rss
+                        t = q.cpu_times()
+                        role = cpu[q.pid][0] if q.pid in cpu else _role(q, proc.pid)
+                        cpu[q.pid] = (role, t.user + t.system)
                 peak = max(peak, rss)
             except psutil.Error:
                 pass
@@ -155,7 +172,10 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> tuple[str, float, int]:
     watcher.join()
     if proc.returncode:
         raise SystemExit(f"{cmd[:3]} failed:\n{err[-3000:]}")
-    return out, wall, peak
+    by_role: dict[str, float] = {}
+    for role, seconds in cpu.values():
+        by_role[role] = round(by_role.get(role, 0.0) + seconds, 1)
+    return out, wall, peak, by_role
 
 
 def main() -> None:
@@ -186,8 +206,9 @@ def main() -> None:
 
     if args.flow_only:
         bare, bare_wall, bare_peak = {"seconds": float("nan"), "tokens": 0, "entities": 0}, 0.0, 0
+        bare_cpu = {}
     else:
-        out, bare_wall, bare_peak = run_measured(
+        out, bare_wall, bare_peak, bare_cpu = run_measured(
             [py, "-c", BARE, str(texts), str(args.workers), args.model], env)
         bare = json.loads(out.strip().splitlines()[-1])
 
@@ -197,9 +218,9 @@ def main() -> None:
     with (prefect_server(work / "server-home", env) if args.server
           else contextlib.nullcontext(None)) as api:
         flow_env = dict(env, PREFECT_API_URL=api) if api else env
-        _, flow_wall, flow_peak = run_measured(flow_cmd, flow_env)
+        _, flow_wall, flow_peak, flow_cpu = run_measured(flow_cmd, flow_env)
         # a rerun over the same, already processed input: should skip everything
-        _, rerun_wall, _ = run_measured(flow_cmd, flow_env)
+        _, rerun_wall, _, _ = run_measured(flow_cmd, flow_env)
     from store import read_table
 
     runs = sorted(read_table(output, "runs").to_pylist(), key=lambda r: r["started_at"])
@@ -220,6 +241,7 @@ def main() -> None:
         "flow_tokens_per_s": rate(tokens, flow_seconds),
         "flow_mb_per_s": rate(size / 1e6, flow_seconds),
         "flow_peak_rss_mb": round(flow_peak / 2**20),
+        "flow_cpu_seconds_by_process": flow_cpu,
         "flow_stage_seconds_summed_over_workers": counts["seconds_by_stage"],
         "flow_entities": counts["entities"],
         "rerun_seconds": round(rerun_seconds, 1), "rerun_wall_seconds": round(rerun_wall, 1),
@@ -231,6 +253,7 @@ def main() -> None:
             "bare_tokens_per_s": rate(tokens, bare["seconds"]),
             "bare_mb_per_s": rate(size / 1e6, bare["seconds"]),
             "bare_peak_rss_mb": round(bare_peak / 2**20),
+            "bare_cpu_seconds_by_process": bare_cpu,
             "bare_entities": bare["entities"],
             "ratio_flow_to_bare": round(bare["seconds"] / flow_seconds, 3),
             "ratio_flow_to_bare_wall": round(bare_wall / flow_wall, 3),

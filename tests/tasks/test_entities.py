@@ -264,8 +264,8 @@ def test_variants_across_documents_share_an_entity_with_the_real_model() -> None
              "Volodymyr Zelenskiy told reporters in Kiev that the talks had gone well."]
     docs = [Document(hashlib.sha256(t.encode()).hexdigest(), f"{i}.txt", t, "utf-8", False)
             for i, t in enumerate(texts)]
-    batch = clean_documents(Batch("r", 0, incoming_table(docs)), CleanConfig(), "c", "m")
-    batch = annotate_documents(batch, DEFAULT_MODEL, "c", "m")
+    batch = clean_documents(Batch("r", 0, incoming_table(docs)), CleanConfig())
+    batch = annotate_documents(batch, DEFAULT_MODEL)
     index = {(r["canonical"], r["label"]): r for r in build_entity_index(
         batch.tables["entities"], batch.tables["documents"]).to_pylist()}
     zelensky = index[("Volodymyr Zelensky", "PERSON")]
