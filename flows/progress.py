@@ -11,6 +11,7 @@ from uuid import UUID
 
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+from schemas.tables import BREAKDOWNS
 from store import Staged
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,7 @@ class Progress:
         self.files_read = 0
         self.batches_submitted = 0
         self.rows: Counter[str] = Counter()
-        self.by: dict[str, Counter[str]] = {k: Counter() for k in
-                                           ("rejects", "edits", "flags", "entities")}
+        self.by: dict[str, Counter[str]] = {k: Counter() for k in BREAKDOWNS}
         self.timings: Counter[str] = Counter()
         self.skipped = 0
         self.moved = 0  # of the skipped: rows whose text an earlier run published from another line
@@ -91,7 +91,6 @@ class Progress:
             "edits": self.rows["edits"], "flags": self.rows["flags"],
             "sentences": self.rows["sentences"], "entities": self.rows["entities"],
             "sightings": self.rows["sightings"], "batches": self.batches,
-            "rejects_by_reason": dict(self.by["rejects"]), "edits_by_rule": dict(self.by["edits"]),
-            "flags_by_rule": dict(self.by["flags"]), "entities_by_label": dict(self.by["entities"]),
+            **{f"{name}_by_{column}": dict(self.by[name]) for name, column in BREAKDOWNS.items()},
             "seconds_by_stage": {k: round(v, 3) for k, v in self.timings.items()},
         }

@@ -30,7 +30,7 @@ class RunSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     source: str = Field("data/raw", description="file, directory or glob of raw text")
-    output: str = Field("output", description="folder of the Parquet tables")
+    output: str = Field("output", description="folder (or s3://bucket/prefix) of the Parquet tables")
     model: str = Field(DEFAULT_MODEL, description="installed spaCy pipeline")
     batch_size: int = Field(256, ge=1, description="documents per batch")
     batch_chars: int = Field(1_000_000, ge=1, description="characters per batch")

@@ -204,6 +204,10 @@ TABLES: dict[str, pa.Schema] = {
     "sightings": SIGHTINGS_V1,
 }
 
+# What a run's counts (the runs row, the summary, the report) break a table down by: the key
+# is "<table>_by_<column>" ("rejects_by_reason", "entities_by_label").
+BREAKDOWNS = {"rejects": "reason", "edits": "rule", "flags": "rule", "entities": "label"}
+
 # Tables written per batch; documents/rejects are published last so that a row in a child
 # table never refers to a document that is not (yet) visible.
 BATCH_TABLES = ("edits", "flags", "sentences", "entities", "sightings", "rejects", "documents")

@@ -28,7 +28,7 @@ from prefect import Task, task
 from prefect.assets import materialize
 from prefect.cache_policies import NO_CACHE
 
-from schemas.tables import BATCH_TABLES, RUNS_V1, TABLES
+from schemas.tables import BATCH_TABLES, BREAKDOWNS, RUNS_V1, TABLES
 from store import atomic
 from store.assets import batch_assets, record_rows
 from store.layout import (
@@ -44,7 +44,7 @@ from store.layout import (
     staging,
 )
 from store.lock import check_held
-from store.read import published_counts, table_dataset
+from store.read import published_counts, table_dataset, value_counts
 from tasks.batch import Batch
 from tasks.faults import failpoint
 
@@ -67,15 +67,9 @@ class Staged:
 
 
 def _counts(batch: Batch) -> dict[str, dict[str, int]]:
-    def by(name: str, column: str) -> dict[str, int]:
-        t = batch.tables.get(name)
-        if t is None or not t.num_rows:
-            return {}
-        vc = t.column(column).value_counts().to_pylist()
-        return {v["values"]: v["counts"] for v in vc}
-
-    return {"rejects": by("rejects", "reason"), "edits": by("edits", "rule"),
-            "flags": by("flags", "rule"), "entities": by("entities", "label")}
+    """The batch's rows by reason, rule and label (``Staged.counts``)."""
+    return {name: value_counts(batch.tables.get(name), column)
+            for name, column in BREAKDOWNS.items()}
 
 
 def stage_batch(batch: Batch, output: Output) -> Staged:

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from schemas.tables import BATCH_TABLES, TABLES
+from schemas.tables import BATCH_TABLES, BREAKDOWNS, TABLES
 from store.layout import Location, location, run_partition
 
 Output = str | os.PathLike[str] | Location
@@ -96,8 +96,13 @@ def published_ids(output: Output, cleaner: str, model: str) -> Published:
     return Published(documents, inputs, paths)
 
 
-_BREAKDOWNS = {"rejects": ("reason", "rejects_by_reason"), "edits": ("rule", "edits_by_rule"),
-               "flags": ("rule", "flags_by_rule"), "entities": ("label", "entities_by_label")}
+def value_counts(table: pa.Table | None, column: str) -> dict[str, int]:
+    """How often each value of ``column`` occurs, most frequent first: every count by reason,
+    rule or label is made here."""
+    if table is None or not table.num_rows:
+        return {}
+    pairs = table.column(column).value_counts().to_pylist()
+    return dict(Counter({p["values"]: p["counts"] for p in pairs}).most_common())
 
 
 def published_counts(output: Output, run_id: str) -> dict:
@@ -107,14 +112,13 @@ def published_counts(output: Output, run_id: str) -> dict:
     flt = ds.field("run_id") == run_id
     for name in ("documents", "rejects", "edits", "flags", "sentences", "entities"):
         dataset = table_dataset(output, name)
-        column, key = _BREAKDOWNS.get(name, (None, None))
+        column = BREAKDOWNS.get(name)
         if column is None:
             counts[name] = 0 if dataset is None else dataset.count_rows(filter=flt)
             continue
-        values = ([] if dataset is None else
-                  dataset.to_table(columns=[column], filter=flt).column(column).to_pylist())
-        counts[name] = len(values)
-        counts[key] = dict(Counter(values))
+        values = None if dataset is None else dataset.to_table(columns=[column], filter=flt)
+        counts[name] = 0 if values is None else values.num_rows
+        counts[f"{name}_by_{column}"] = value_counts(values, column)
     return counts
 
 

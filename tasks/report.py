@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import html
-from collections import Counter
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -19,6 +18,8 @@ import jinja2
 import pyarrow as pa
 from markupsafe import Markup
 from spacy.displacy.render import DEFAULT_LABEL_COLORS
+
+from store.read import value_counts
 
 MAX_DOCUMENTS = 50  # documents shown in full; a big run shows the ones with most to look at
 MAX_CHARS = 20_000  # characters of one document shown
@@ -39,13 +40,6 @@ def choose_documents(meta: pa.Table) -> list[dict]:
     rows = meta.select(["doc_id", "source", "n_edits", "n_flags", "n_entities"]).to_pylist()
     chosen = sorted(rows, key=lambda d: (-(d["n_edits"] + d["n_flags"]), d["source"]))
     return sorted(chosen[:MAX_DOCUMENTS], key=lambda d: d["source"])
-
-
-def _by(table: pa.Table, column: str) -> dict[str, int]:
-    if not table.num_rows:
-        return {}
-    counts = {v["values"]: v["counts"] for v in table.column(column).value_counts().to_pylist()}
-    return dict(Counter(counts).most_common())
 
 
 def bar_chart(title: str, data: dict[str, int], colours: dict[str, str] | None = None,
@@ -176,13 +170,13 @@ def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
     for key in ("edits", "flags", "entities"):
         totals[key] = counts.get(key, totals[key])
     charts = [
-        bar_chart("Rejects by reason", counts.get("rejects_by_reason") or _by(rejects, "reason"),
+        bar_chart("Rejects by reason", counts.get("rejects_by_reason") or value_counts(rejects, "reason"),
                   colour="#c0392b"),
-        bar_chart("Edits by rule", counts.get("edits_by_rule") or _by(edits, "rule"),
+        bar_chart("Edits by rule", counts.get("edits_by_rule") or value_counts(edits, "rule"),
                   colour="#2e8b57"),
-        bar_chart("Flags by rule", counts.get("flags_by_rule") or _by(flags, "rule"),
+        bar_chart("Flags by rule", counts.get("flags_by_rule") or value_counts(flags, "rule"),
                   colour="#e6b800"),
-        bar_chart("Entities by label", counts.get("entities_by_label") or _by(entities, "label"),
+        bar_chart("Entities by label", counts.get("entities_by_label") or value_counts(entities, "label"),
                   colours=DEFAULT_LABEL_COLORS),
     ]
     chosen = choose_documents(meta) if meta.num_rows else []
