@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -61,28 +61,24 @@ class Sighting:
     first_source: str
 
 
+def _stamped(rows: list[dict], schema: pa.Schema, run_id: str, cleaner_version: str,
+             model: str, at: str) -> pa.Table:
+    """Rows the flow writes itself, stamped with the run, the versions and the time."""
+    stamp = {"cleaner_version": cleaner_version, "model": model, "run_id": run_id,
+             at: datetime.now(UTC)}
+    return pa.Table.from_pylist([{**row, **stamp} for row in rows], schema=schema)
+
+
 def sightings_table(sightings: Iterable[Sighting], run_id: str, cleaner_version: str,
                     model: str) -> pa.Table:
-    now = datetime.now(UTC)
-    rows = [
-        {"doc_id": s.doc_id, "source": s.source, "path": s.path, "row": s.row,
-         "first_source": s.first_source, "cleaner_version": cleaner_version, "model": model,
-         "run_id": run_id, "seen_at": now}
-        for s in sightings
-    ]
-    return pa.Table.from_pylist(rows, schema=SIGHTINGS_V1)
+    return _stamped([asdict(s) for s in sightings], SIGHTINGS_V1, run_id, cleaner_version,
+                    model, "seen_at")
 
 
 def rejects_table(rejects: Iterable[Reject], run_id: str, cleaner_version: str,
                   model: str) -> pa.Table:
-    now = datetime.now(UTC)
-    rows = [
-        {"doc_id": r.doc_id, "source": r.source, "reason": r.reason, "detail": r.detail,
-         "raw_text": r.raw_text, "cleaner_version": cleaner_version, "model": model,
-         "run_id": run_id, "rejected_at": now}
-        for r in rejects
-    ]
-    return pa.Table.from_pylist(rows, schema=REJECTS_V1)
+    return _stamped([asdict(r) for r in rejects], REJECTS_V1, run_id, cleaner_version, model,
+                    "rejected_at")
 
 
 def incoming_table(docs: Iterable[Document]) -> pa.Table:

@@ -22,6 +22,7 @@ import pytest
 
 from flows.preprocess import preprocess
 from store import OutputNotWritable
+from tests.support import by_doc
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -203,16 +204,8 @@ def test_concurrent_runs_equal_sequential_runs(tmp_path) -> None:
     preprocess(source=str(a), output=str(sequential), batch_size=100)
     preprocess(source=str(b), output=str(sequential), batch_size=100)
 
-    def by_doc(out: Path) -> dict:
-        return {
-            "documents": sorted((d["doc_id"], d["clean_text"]) for d in table(out, "documents")),
-            "entities": sorted((e["doc_id"], e["start_char"], e["label"])
-                               for e in table(out, "entities")),
-            "edits": sorted((e["doc_id"], e["raw_start"], e["rule"]) for e in table(out, "edits")),
-            "rejects": sorted((r["doc_id"], r["reason"]) for r in table(out, "rejects")),
-        }
-
-    assert by_doc(together) == by_doc(sequential)
+    for name in ("documents", "entities", "edits", "rejects"):
+        assert by_doc(table(together, name), name) == by_doc(table(sequential, name), name), name
     # the copies in b are the same texts: one of each pair is a duplicate_text reject
     assert len(table(together, "documents")) == 250
     assert Counter(r["reason"] for r in table(together, "rejects")) == {"duplicate_text": 150}

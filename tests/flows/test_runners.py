@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
 
 from flows.preprocess import preprocess
+from tests.support import dask_cluster
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -95,44 +94,11 @@ def test_local_dask_cluster_matches_threads(reference, tmp_path, sample_dir) -> 
     assert snapshot(tmp_path) == reference
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_external_scheduler_and_worker_processes(reference, tmp_path, sample_dir) -> None:
     """A scheduler and a worker started as separate processes, as on a real cluster."""
-    from prefect.settings import PREFECT_API_URL
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), OPENBLAS_NUM_THREADS="1")
-    bindir = Path(sys.executable).parent
-    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        time.sleep(2)
-        procs.append(subprocess.Popen([str(bindir / "dask"), "worker", address, "--nthreads", "1",
-                                       "--host", "127.0.0.1", "--dashboard-address",
-                                       "127.0.0.1:0", "--no-nanny"],
-                                      env=env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, cwd=tmp_path))
-        from distributed import Client
-
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(1, timeout=60)
+    with dask_cluster([tmp_path / "worker"]) as address:
         preprocess(source=str(sample_dir), output=str(tmp_path / "out"), runner="dask",
                    dask_address=address, batch_size=4)
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
     assert snapshot(tmp_path / "out") == reference
 
 

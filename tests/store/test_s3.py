@@ -5,11 +5,7 @@ share no folder with the flow, against a real S3-compatible server on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +19,7 @@ from schemas.tables import TABLES
 from store import OutputNotWritable, check_output, current, read_table
 from tests.conftest import S3_KEY, S3_SECRET
 from tests.flows.test_crash import make_corpus, run_cli
+from tests.support import by_doc, dask_cluster
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -147,16 +144,8 @@ def test_concurrent_runs_on_s3_equal_sequential_runs_on_disk(s3_output, tmp_path
     preprocess(source=str(a), output=str(on_disk), batch_size=100)
     preprocess(source=str(b), output=str(on_disk), batch_size=100)
 
-    def by_doc(output: str | Path) -> dict:
-        return {
-            "documents": sorted((d["doc_id"], d["clean_text"]) for d in rows(output, "documents")),
-            "entities": sorted((e["doc_id"], e["start_char"], e["label"])
-                               for e in rows(output, "entities")),
-            "edits": sorted((e["doc_id"], e["raw_start"], e["rule"]) for e in rows(output, "edits")),
-            "rejects": sorted((r["doc_id"], r["reason"]) for r in rows(output, "rejects")),
-        }
-
-    assert by_doc(s3_output) == by_doc(on_disk)
+    for name in ("documents", "entities", "edits", "rejects"):
+        assert by_doc(rows(s3_output, name), name) == by_doc(rows(on_disk, name), name), name
     assert len(rows(s3_output, "documents")) == 150
     assert Counter(r["reason"] for r in rows(s3_output, "rejects")) == {"duplicate_text": 100}
     assert_consistent(s3_output, sources_a + sources_b)
@@ -166,40 +155,9 @@ def test_dask_workers_in_their_own_processes_and_folders_write_to_s3(
         s3_output, tmp_path, sample_dir) -> None:
     """A scheduler and two workers started as separate processes, each in a folder of its own:
     nothing passes through a shared disk, the batches go to the object store."""
-    from distributed import Client
-    from prefect.settings import PREFECT_API_URL
-
-    from tests.flows.test_runners import _free_port
-
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), OPENBLAS_NUM_THREADS="1")
-    bindir = Path(sys.executable).parent
-    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--dashboard-address", "127.0.0.1:0"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    try:
-        time.sleep(2)
-        for i in range(2):
-            home = tmp_path / f"worker-{i}"
-            home.mkdir()
-            procs.append(subprocess.Popen(
-                [str(bindir / "dask"), "worker", address, "--nthreads", "1", "--host",
-                 "127.0.0.1", "--dashboard-address", "127.0.0.1:0", "--no-nanny",
-                 "--local-directory", str(home)],
-                env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        with Client(address, timeout=60) as client:
-            client.wait_for_workers(2, timeout=90)
+    with dask_cluster([tmp_path / "worker-0", tmp_path / "worker-1"]) as address:
         summary = preprocess(source=str(sample_dir), output=s3_output, runner="dask",
                              dask_address=address, batch_size=4)
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
     assert summary["documents"] == 20 and summary["batches"] >= 4
     for i in range(2):  # the workers wrote nothing to their own folders
         assert not list((tmp_path / f"worker-{i}").rglob("*.parquet"))
