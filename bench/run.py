@@ -135,11 +135,12 @@ def _role(proc: psutil.Process, root: int) -> str:
 
 
 def run_measured(cmd: list[str], env: dict[str, str]
-                 ) -> tuple[str, float, int, dict[str, float]]:
-    """Run a command; return its stdout, wall seconds, peak RSS of its process tree, and the CPU
-    seconds of the tree by role (main process, Prefect API server, workers), each process's
-    last reading before it ended (polled every 0.2 s)."""
+                 ) -> tuple[str, float, int, dict[str, dict[str, float]]]:
+    """Run a command; return its stdout, wall seconds, peak RSS of its process tree, and by role
+    (main process, Prefect API server, workers) the CPU seconds (each process's last reading
+    before it ended, polled every 0.2 s) and the peak RSS of that role's processes together."""
     peak = 0
+    role_peak: dict[str, int] = {}
     cpu: dict[int, tuple[str, float]] = {}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
@@ -152,13 +153,18 @@ def run_measured(cmd: list[str], env: dict[str, str]
             try:
                 tree = [p, *p.children(recursive=True)]
                 rss = 0
+                by_role: dict[str, int] = {}
                 for q in tree:
                     with q.oneshot():
-                        rss += q.memory_info().rss
+                        q_rss = q.memory_info().rss
                         t = q.cpu_times()
                         role = cpu[q.pid][0] if q.pid in cpu else _role(q, proc.pid)
                         cpu[q.pid] = (role, t.user + t.system)
+                    rss += q_rss
+                    by_role[role] = by_role.get(role, 0) + q_rss
                 peak = max(peak, rss)
+                for role, value in by_role.items():
+                    role_peak[role] = max(role_peak.get(role, 0), value)
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -172,10 +178,11 @@ def run_measured(cmd: list[str], env: dict[str, str]
     watcher.join()
     if proc.returncode:
         raise SystemExit(f"{cmd[:3]} failed:\n{err[-3000:]}")
-    by_role: dict[str, float] = {}
+    cpu_by_role: dict[str, float] = {}
     for role, seconds in cpu.values():
-        by_role[role] = round(by_role.get(role, 0.0) + seconds, 1)
-    return out, wall, peak, by_role
+        cpu_by_role[role] = round(cpu_by_role.get(role, 0.0) + seconds, 1)
+    return out, wall, peak, {"cpu_seconds": cpu_by_role,
+                             "peak_rss_mb": {r: round(v / 2**20) for r, v in role_peak.items()}}
 
 
 def main() -> None:
@@ -241,7 +248,7 @@ def main() -> None:
         "flow_tokens_per_s": rate(tokens, flow_seconds),
         "flow_mb_per_s": rate(size / 1e6, flow_seconds),
         "flow_peak_rss_mb": round(flow_peak / 2**20),
-        "flow_cpu_seconds_by_process": flow_cpu,
+        "flow_by_process": flow_cpu,
         "flow_stage_seconds_summed_over_workers": counts["seconds_by_stage"],
         "flow_entities": counts["entities"],
         "rerun_seconds": round(rerun_seconds, 1), "rerun_wall_seconds": round(rerun_wall, 1),
@@ -253,7 +260,7 @@ def main() -> None:
             "bare_tokens_per_s": rate(tokens, bare["seconds"]),
             "bare_mb_per_s": rate(size / 1e6, bare["seconds"]),
             "bare_peak_rss_mb": round(bare_peak / 2**20),
-            "bare_cpu_seconds_by_process": bare_cpu,
+            "bare_by_process": bare_cpu,
             "bare_entities": bare["entities"],
             "ratio_flow_to_bare": round(bare["seconds"] / flow_seconds, 3),
             "ratio_flow_to_bare_wall": round(bare_wall / flow_wall, 3),
