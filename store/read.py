@@ -36,13 +36,17 @@ def table_dataset(output: Output, name: str) -> ds.Dataset | None:
                       partitioning=partitioning, partition_base_dir=loc.path(name))
 
 
+def _empty(name: str, columns: list[str] | None) -> pa.Table:
+    table = TABLES[name].empty_table()
+    return table.select(columns) if columns else table
+
+
 def read_table(output: Output, name: str, columns: list[str] | None = None,
                filter: pc.Expression | None = None) -> pa.Table:  # noqa: A002
     """A whole table (every run), empty with its schema if nothing is published yet."""
     dataset = table_dataset(output, name)
     if dataset is None:
-        table = TABLES[name].empty_table()
-        return table.select(columns) if columns else table
+        return _empty(name, columns)
     return dataset.to_table(columns=columns, filter=filter)
 
 
@@ -53,8 +57,7 @@ def read_run_table(output: Output, name: str, run_id: str, columns: list[str] | 
     loc = location(output)
     files = _files(loc, loc.path(run_partition(name, run_id)))
     if not files:
-        table = TABLES[name].empty_table()
-        return table.select(columns) if columns else table
+        return _empty(name, columns)
     dataset = ds.dataset(files, format="parquet", filesystem=loc.fs, schema=TABLES[name])
     flt = ds.field("doc_id").isin(doc_ids) if doc_ids is not None else None
     return dataset.to_table(columns=columns, filter=flt)
@@ -128,9 +131,14 @@ CHILD_TABLES = tuple(t for t in BATCH_TABLES if t not in ("documents", "rejects"
 
 
 def current_versions(output: Output) -> pa.Table:
-    """(doc_id, run_id) of every document's latest version: the latest ``processed_at``, the
-    latest run among equals (run ids sort by their start time)."""
-    docs = read_table(output, "documents", ["doc_id", "run_id", "processed_at"])
+    """(doc_id, run_id) of every published document's latest version."""
+    return latest_versions(read_table(output, "documents", ["doc_id", "run_id", "processed_at"]))
+
+
+def latest_versions(docs: pa.Table) -> pa.Table:
+    """(doc_id, run_id) of every document's latest version among ``docs`` (doc_id, run_id,
+    processed_at): the latest ``processed_at``, the latest run among equals (run ids sort by
+    their start time)."""
     latest = docs.group_by("doc_id").aggregate([("processed_at", "max")])
     latest = latest.rename_columns(["doc_id", "processed_at"])
     tied = docs.join(latest, keys=["doc_id", "processed_at"], join_type="inner")

@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from schemas.tables import ENTITY_INDEX_V2
 from tasks.entity_groups import Name, group_names
@@ -64,7 +63,7 @@ class Mention:
     ruler_id: str = ""  # the pattern's id, when the ruler matched
 
 
-_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_POSSESSIVE = re.compile(r"\s*(?:['’]s|['’])$")
 _LEADING_THE = re.compile(r"^the\s+", re.IGNORECASE)
 
 
@@ -78,8 +77,7 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(surface(text).casefold().split())
 
 
-_THE_PREFIX = re.compile(r"the\s+")
-_POSSESSIVE_SUFFIX = re.compile(r"\s*(?:['’]s|['’])$")
+_THE_PREFIX = re.compile(r"the\s+")  # lower case only: "The New York Times" keeps its "The"
 
 
 def trim_names(mentions: list[Mention], text: str) -> list[Mention]:
@@ -93,7 +91,7 @@ def trim_names(mentions: list[Mention], text: str) -> list[Mention]:
         the = _THE_PREFIX.match(text, start, end)
         if the and the.end() < end:
             start = the.end()
-        possessive = _POSSESSIVE_SUFFIX.search(text, start, end)
+        possessive = _POSSESSIVE.search(text, start, end)
         if possessive and possessive.start() > start:
             end = possessive.start()
         out.append(m if (start, end) == (m.start, m.end)
@@ -248,25 +246,19 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
     """
     if not entities.num_rows or not documents.num_rows:
         return ENTITY_INDEX_V2.empty_table()
+    from store.read import latest_versions
+
     docs = documents.select(["doc_id", "run_id", "processed_at"])
-    latest: dict[str, tuple] = {}
-    for doc_id, run_id, at in zip(*(docs.column(c).to_pylist()
-                                    for c in ("doc_id", "run_id", "processed_at"))):
-        if doc_id not in latest or (at, run_id) > latest[doc_id]:
-            latest[doc_id] = (at, run_id)
-    docs = docs.append_column("latest", pa.array(
-        [latest[d] == (a, r) for d, r, a in zip(*(docs.column(c).to_pylist()
-                                                  for c in ("doc_id", "run_id", "processed_at")))],
-        pa.bool_()))
     ents = entities.select(["doc_id", "run_id", "canonical", "label"]).join(
         docs, keys=["doc_id", "run_id"], join_type="inner")
     seen = ents.group_by(["canonical", "label"]).aggregate(
         [("processed_at", "min"), ("processed_at", "max")])
-    current = ents.filter(pc.field("latest")).group_by(["canonical", "label"]).aggregate(
+    current_rows = ents.join(latest_versions(docs), keys=["doc_id", "run_id"],
+                             join_type="inner").select(["canonical", "label", "doc_id"])
+    current = current_rows.group_by(["canonical", "label"]).aggregate(
         [("doc_id", "count_distinct"), ("doc_id", "count")])
     joined = current.join(seen, keys=["canonical", "label"], join_type="inner")
     in_docs: dict[tuple[str, str], set[str]] = defaultdict(set)
-    current_rows = ents.filter(pc.field("latest")).select(["canonical", "label", "doc_id"])
     for canonical, label, doc_id in zip(*(c.to_pylist() for c in current_rows.columns)):
         in_docs[(canonical, label)].add(doc_id)
     canonicals, labels = (joined.column(c).to_pylist() for c in ("canonical", "label"))
