@@ -8,7 +8,7 @@ The bare side is the real limit: ``nlp.pipe(texts, n_process=N)`` running only `
 is all the flow runs of the model (en_core_web_sm's ner has its own embedding; sentences come
 from a rule-based sentencizer). Prints throughput of both, their ratio by run time and by wall
 time of the whole process (imports, model load, and for the flow Prefect's API and workers),
-the peak resident memory of each process tree, and the flow's time per stage. Both sides run in
+the peak memory (RSS and PSS) of each process tree, and the flow's time per stage. Both sides run in
 one invocation, one after the other, so the ratios are measured under the same machine load.
 With ``--server`` a Prefect server is started first (not timed), as deployments and CLI users
 run it; without it the flow starts Prefect's temporary server, as a first ``make run`` does.
@@ -135,36 +135,43 @@ def _role(proc: psutil.Process, root: int) -> str:
 
 
 def run_measured(cmd: list[str], env: dict[str, str]
-                 ) -> tuple[str, float, int, dict[str, dict[str, float]]]:
-    """Run a command; return its stdout, wall seconds, peak RSS of its process tree, and by role
-    (main process, Prefect API server, workers) the CPU seconds (each process's last reading
-    before it ended, polled every 0.2 s) and the peak RSS of that role's processes together."""
-    peak = 0
-    role_peak: dict[str, int] = {}
+                 ) -> tuple[str, float, dict[str, int], dict[str, dict[str, float]]]:
+    """Run a command; return its stdout, wall seconds, the peak memory of its process tree, and
+    by role (main process, Prefect API server, workers) the CPU seconds (each process's last
+    reading before it ended, polled every 0.2 s) and the peak memory of that role's processes.
+
+    Memory is read two ways, summed over the tree at each poll: RSS counts a page shared by
+    several processes once in each (a forked child's copy of its parent's model, shared
+    libraries); PSS (proportional set size) splits a shared page between the processes that
+    share it, so the tree's sum is the memory it really holds."""
+    peak = {"rss": 0, "pss": 0}
+    role_peak: dict[str, dict[str, int]] = {"rss": {}, "pss": {}}
     cpu: dict[int, tuple[str, float]] = {}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
     stop = threading.Event()
 
     def poll() -> None:
-        nonlocal peak
         p = psutil.Process(proc.pid)
         while not stop.is_set():
             try:
                 tree = [p, *p.children(recursive=True)]
-                rss = 0
-                by_role: dict[str, int] = {}
+                total = {"rss": 0, "pss": 0}
+                by_role: dict[str, dict[str, int]] = {"rss": {}, "pss": {}}
                 for q in tree:
                     with q.oneshot():
-                        q_rss = q.memory_info().rss
+                        mem = q.memory_full_info()
                         t = q.cpu_times()
                         role = cpu[q.pid][0] if q.pid in cpu else _role(q, proc.pid)
                         cpu[q.pid] = (role, t.user + t.system)
-                    rss += q_rss
-                    by_role[role] = by_role.get(role, 0) + q_rss
-                peak = max(peak, rss)
-                for role, value in by_role.items():
-                    role_peak[role] = max(role_peak.get(role, 0), value)
+                    for kind in ("rss", "pss"):
+                        value = getattr(mem, kind)
+                        total[kind] += value
+                        by_role[kind][role] = by_role[kind].get(role, 0) + value
+                for kind in ("rss", "pss"):
+                    peak[kind] = max(peak[kind], total[kind])
+                    for role, value in by_role[kind].items():
+                        role_peak[kind][role] = max(role_peak[kind].get(role, 0), value)
             except psutil.Error:
                 pass
             time.sleep(0.2)
@@ -181,8 +188,10 @@ def run_measured(cmd: list[str], env: dict[str, str]
     cpu_by_role: dict[str, float] = {}
     for role, seconds in cpu.values():
         cpu_by_role[role] = round(cpu_by_role.get(role, 0.0) + seconds, 1)
-    return out, wall, peak, {"cpu_seconds": cpu_by_role,
-                             "peak_rss_mb": {r: round(v / 2**20) for r, v in role_peak.items()}}
+    return out, wall, peak, {
+        "cpu_seconds": cpu_by_role,
+        "peak_rss_mb": {r: round(v / 2**20) for r, v in role_peak["rss"].items()},
+        "peak_pss_mb": {r: round(v / 2**20) for r, v in role_peak["pss"].items()}}
 
 
 def main() -> None:
@@ -212,7 +221,8 @@ def main() -> None:
     py = sys.executable
 
     if args.flow_only:
-        bare, bare_wall, bare_peak = {"seconds": float("nan"), "tokens": 0, "entities": 0}, 0.0, 0
+        bare, bare_wall = {"seconds": float("nan"), "tokens": 0, "entities": 0}, 0.0
+        bare_peak = {"rss": 0, "pss": 0}
         bare_cpu = {}
     else:
         out, bare_wall, bare_peak, bare_cpu = run_measured(
@@ -247,7 +257,8 @@ def main() -> None:
         "flow_seconds": round(flow_seconds, 1), "flow_wall_seconds": round(flow_wall, 1),
         "flow_tokens_per_s": rate(tokens, flow_seconds),
         "flow_mb_per_s": rate(size / 1e6, flow_seconds),
-        "flow_peak_rss_mb": round(flow_peak / 2**20),
+        "flow_peak_rss_mb": round(flow_peak["rss"] / 2**20),
+        "flow_peak_pss_mb": round(flow_peak["pss"] / 2**20),
         "flow_by_process": flow_cpu,
         "flow_stage_seconds_summed_over_workers": counts["seconds_by_stage"],
         "flow_entities": counts["entities"],
@@ -259,13 +270,15 @@ def main() -> None:
             "bare_seconds": round(bare["seconds"], 1), "bare_wall_seconds": round(bare_wall, 1),
             "bare_tokens_per_s": rate(tokens, bare["seconds"]),
             "bare_mb_per_s": rate(size / 1e6, bare["seconds"]),
-            "bare_peak_rss_mb": round(bare_peak / 2**20),
+            "bare_peak_rss_mb": round(bare_peak["rss"] / 2**20),
+            "bare_peak_pss_mb": round(bare_peak["pss"] / 2**20),
             "bare_by_process": bare_cpu,
             "bare_entities": bare["entities"],
             "ratio_flow_to_bare": round(bare["seconds"] / flow_seconds, 3),
             "ratio_flow_to_bare_wall": round(bare_wall / flow_wall, 3),
             "wall_difference_seconds": round(flow_wall - bare_wall, 1),
-            "ratio_peak_memory": round(flow_peak / bare_peak, 2) if bare_peak else None,
+            "ratio_peak_memory": round(flow_peak["rss"] / bare_peak["rss"], 2),
+            "ratio_peak_memory_pss": round(flow_peak["pss"] / bare_peak["pss"], 2),
         })
     print(json.dumps(result, indent=2))
 

@@ -31,9 +31,11 @@ from pydantic import ValidationError
 from flows.progress import Progress, size_of
 from flows.runners import (
     choose_runner,
+    cluster_slots,
     default_workers,
     local_server,
     make_task_runner,
+    subflows_beat_with_their_parent,
     workers_share_this_api,
 )
 from flows.settings import RunSettings, command_line, flat_parameters
@@ -222,14 +224,20 @@ def preprocess(**values: object) -> dict:
     run = Run.prepare(settings)
     sources = find_sources(settings.source, exclude=run.output)
     chosen = choose_runner(settings.runner, sources, settings.dask_address)
-    n_workers = 1 if chosen == "thread" else settings.workers or default_workers()
+    if chosen == "thread":
+        n_workers = 1
+    elif chosen == "dask" and settings.dask_address:  # the cluster's size, not this machine's
+        n_workers = cluster_slots(settings.dask_address)
+    else:
+        n_workers = settings.workers or default_workers()
     logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s, %s runner%s, %d workers)",
                 run.run_id, len(sources), settings.source, run.output, run.cleaner, run.model,
                 chosen, " (auto)" if settings.runner == "auto" else "", n_workers)
     task_runner = make_task_runner(chosen, n_workers, settings.dask_address)
-    with workers_share_this_api():
+    with workers_share_this_api(), subflows_beat_with_their_parent():
+        # a batch in hand for each worker and one ready: more only holds memory
         counts = process_sources.with_options(task_runner=task_runner)(
-            settings, run, sources, max(2, 2 * n_workers))
+            settings, run, sources, n_workers + 1)
     status = counts.pop("status")
     counts.pop("message", None)
     report = counts.pop("report", None)

@@ -5,6 +5,7 @@
   and a large one on a process pool; an address means Dask.
 - ``workers_share_this_api``: worker processes report to the run's own API. Without it every
   spawned worker of a run on Prefect's temporary server starts a temporary server of its own.
+- ``subflows_beat_with_their_parent``: the batches' subflow sends no heartbeats of its own.
 - ``local_server``: the server ``make server`` starts; the CLI uses it when it is up, so runs
   skip the temporary server and their history stays in the UI.
 """
@@ -27,6 +28,15 @@ LOCAL_SERVER = "http://127.0.0.1:4200/api"
 
 def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cluster_slots(address: str) -> int:
+    """How many tasks the Dask cluster at ``address`` runs at once (its workers' threads, when
+    the run starts): the run keeps that many batches in flight, not this machine's cores."""
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        return max(1, sum(client.nthreads().values()))
 
 
 def input_bytes(sources: list[str]) -> int:
@@ -90,6 +100,18 @@ def workers_share_this_api() -> Iterator[str | None]:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = before
+
+
+@contextlib.contextmanager
+def subflows_beat_with_their_parent() -> Iterator[None]:
+    """Inside, flow runs send no heartbeats: the run's own flow run, started before, keeps
+    beating for the whole run. Prefect's heartbeat thread sleeps in steps of one second and is
+    joined when its flow run ends, so every flow run with heartbeats ends up to a second late
+    (a hello-world flow against a running server: 1.0 s from its task's end to its own)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def local_server(url: str | None = None) -> str | None:

@@ -94,6 +94,18 @@ def test_local_dask_cluster_matches_threads(reference, tmp_path, sample_dir) -> 
     assert snapshot(tmp_path) == reference
 
 
+def test_an_existing_cluster_is_kept_busy_by_its_size_not_this_machines() -> None:
+    """Batches in flight follow the cluster's threads: three workers on a two-core machine
+    get three batches at once (plus one ready), not two."""
+    from distributed import LocalCluster
+
+    from flows.runners import cluster_slots
+
+    with LocalCluster(n_workers=3, threads_per_worker=1, processes=False, protocol="tcp",
+                      dashboard_address="127.0.0.1:0", host="127.0.0.1") as cluster:
+        assert cluster_slots(cluster.scheduler_address) == 3
+
+
 def test_external_scheduler_and_worker_processes(reference, tmp_path, sample_dir) -> None:
     """A scheduler and a worker started as separate processes, as on a real cluster."""
     with dask_cluster([tmp_path / "worker"]) as address:
