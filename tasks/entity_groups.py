@@ -17,7 +17,16 @@ label family (people; places = GPE/LOC/FAC; every other label alone), and only b
   Zelensky", also spelled as a romanisation of it) only when exactly one person in the corpus
   has a full name ending with it, so "Smith" stays alone next to "John Smith" and "Jane
   Smith"; and never when the two are in one document, where the document's own step
-  (``entities.resolve``) left them apart ("Inspector Lynley" beside "Peter Lynley").
+  (``entities.resolve``) left them apart ("Inspector Lynley" beside "Peter Lynley");
+- ``acronym``: an acronym of 2-6 capitals, dotted or not ("EU", "U.N."), of an organisation,
+  place or nationality joins the multiword name of its family whose capitalised words
+  (function words such as "of", "the", "and" skipped) start with its letters ("European
+  Union", "United Nations") only on strong evidence: the two are in one document (and, where
+  another name of the family has the same initials, in every document of the acronym); or
+  the full name is the only name in the corpus (any label) with those initials, the two share
+  at least two co-occurring names, and the acronym is not a common word ("US", "WHO", "HELP")
+  unless it is written with full stops somewhere ("U.S."). So "PA" in a story of its own stays
+  apart from both "Palestinian Authority" and "Press Association" when the corpus has both.
 
 Every joined row says why in ``merge_evidence``; ``entity_id`` is a hash of the entity's
 canonical form and label, so it is stable while that form stays the group's best-attested one.
@@ -181,6 +190,58 @@ def exonyms() -> dict[str, int]:
     return out
 
 
+# --- acronyms --------------------------------------------------------------------------------
+
+ACRONYM_FAMILIES = frozenset({"ORG", "NORP", "place"})
+_ACRONYM = re.compile(r"(?:[A-Z]\.?){2,6}")  # "EU", "NATO", "U.N.", "U.S"
+# words an acronym leaves out ("Organisation of the Petroleum Exporting Countries" -> OPEC)
+FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "&", "a", "an", "in", "on", "at", "to",
+                            "de", "du", "des", "del", "della", "la", "le", "les", "el", "los",
+                            "las", "da", "di", "do", "dos", "van", "von", "der", "den", "und",
+                            "et", "y"})
+_CAPITAL_PART = re.compile(r"[-‐‑–—](?=[A-Z])")
+_WORD_EDGES = ".,;:!?'\"()[]’‘“”"
+COMMON_WORD = 5.5  # wordfreq Zipf (once per ~30,000 words): "US" may be "us", "WHO" "who"
+
+
+def _bare(canonical: str) -> str:
+    return _POSSESSIVE.sub("", _THE.sub("", canonical.strip()))
+
+
+def acronym_letters(canonical: str) -> str | None:
+    """The letters of an acronym of 2-6 capitals, dotted or not ("the U.N.'s" -> "UN"), or
+    None for any other name ("Nato", "AT&T", "G7")."""
+    bare = _bare(canonical)
+    return bare.replace(".", "") if _ACRONYM.fullmatch(bare) else None
+
+
+def initials(canonical: str) -> str | None:
+    """The acronym a multiword name would have: the first letters of its capitalised words,
+    function words skipped ("the United States of America" -> "USA"); None when it has fewer
+    than two such words, or a word that is neither capitalised nor a function word ("Ministry
+    of energy"), a number or an acronym itself ("U.S. Army" is not "USA")."""
+    letters = []
+    # a hyphen's capitalised part is a word of its own ("Trans-Pacific"), a lower-case one is not
+    # ("Co-operation")
+    words = [w for word in _bare(canonical).split() for w in _CAPITAL_PART.split(word)]
+    for word in words:
+        word = word.strip(_WORD_EDGES)
+        if not word or word.casefold() in FUNCTION_WORDS:
+            continue
+        if not word[:1].isupper() or (len(word) > 1 and word.isupper()) or "." in word:
+            return None
+        letters.append(_strip_diacritics(word[0]))
+    return "".join(letters) if len(letters) >= 2 else None
+
+
+@functools.cache
+def common_word(letters: str) -> bool:
+    """Whether an acronym's letters are also a common English word ("US", "WHO", "HELP")."""
+    from wordfreq import zipf_frequency  # its word lists load on first use
+
+    return zipf_frequency(letters.lower(), "en") >= COMMON_WORD
+
+
 # --- grouping --------------------------------------------------------------------------------
 
 
@@ -265,6 +326,7 @@ def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str
                     join(j, same[0], f"exonym: one place in tasks/exonyms.txt (line {line})")
     if "PERSON" in by_family:
         _join_short_forms(names, keys, by_family["PERSON"], find, join)
+    _join_acronyms(names, keys, by_family, context, find, join)
 
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(names)):
@@ -362,3 +424,67 @@ def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
                         + (f" (spelled with {spelled})" if spelled else "")
                         + ", the only PERSON in the corpus whose name ends with it, never in "
                           "one document with it")
+
+
+def _join_acronyms(names: list[Name], keys: list[str], by_family: dict[str, list[int]],
+                   context: Callable[[int], frozenset[str]], find: Callable[[int], int],
+                   join: Callable[[int, int, str], None]) -> None:
+    """An acronym joins the one full name of its family with its letters as initials, when the
+    two are in one document or when nothing else in the corpus could be its full name."""
+    # the names in the corpus with given initials, any family and by family
+    named: dict[str, set[str]] = defaultdict(set)  # initials -> compact keys
+    named_in: dict[tuple[str, str], set[str]] = defaultdict(set)  # (family, initials) -> keys
+    initial: dict[int, str] = {}
+    for fam, members in by_family.items():
+        for i in members:
+            if (found := initials(names[i].canonical)) is not None:
+                initial[i] = found
+                named[found].add(_compact(keys[i]))
+                named_in[(fam, found)].add(_compact(keys[i]))
+    for fam in sorted(ACRONYM_FAMILIES & by_family.keys()):
+        members = by_family[fam]
+        full: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+        acronyms: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for i in members:
+            if i in initial:
+                full[initial[i]][find(i)].append(i)
+            elif (letters := acronym_letters(names[i].canonical)) is not None:
+                acronyms[(find(i), letters)].append(i)
+        for (root, letters), forms in sorted(acronyms.items()):
+            entities = {r: rows for r, rows in full.get(letters, {}).items() if r != find(root)}
+            if not entities:
+                continue
+            docs = frozenset().union(*(names[i].documents for i in forms))
+            together = {r: docs & frozenset().union(*(names[i].documents for i in rows))
+                        for r, rows in entities.items()}
+            together = {r: d for r, d in together.items() if d}
+            a = max(forms, key=lambda i: (names[i].n_documents, names[i].canonical))
+            if together:
+                if len(together) > 1:
+                    continue  # two full names with its letters beside it: which one?
+                r, shared = next(iter(together.items()))
+                if len(named_in[(fam, letters)]) > 1 and shared != docs:
+                    continue  # another name of its family has its letters: which one elsewhere?
+                target = max(entities[r], key=lambda i: (len(names[i].documents & docs),
+                                                         names[i].n_documents, names[i].canonical))
+                join(a, target, f"acronym: {letters} = {names[target].canonical} (together in "
+                                f"{len(shared)} document{'s' * (len(shared) > 1)}"
+                                + (f" of the acronym's {len(docs)}" if shared != docs else "")
+                                + ")")
+                continue
+            if len(named[letters]) > 1 or len(entities) > 1:
+                continue  # nothing in the documents, and two names it could stand for
+            if common_word(letters) and not any("." in names[i].canonical for i in forms):
+                continue  # "US" in capitals may be "us"; "U.S." is an acronym
+            (r, rows), = entities.items()
+            target = max(rows, key=lambda i: (names[i].n_documents, names[i].canonical))
+            in_one = {names[i].canonical for i in (*forms, *rows)}
+            shared_names = (frozenset().union(*(context(i) for i in forms))
+                            & frozenset().union(*(context(i) for i in rows))) - in_one
+            if len(shared_names) < SHARED_CONTEXT:
+                continue
+            join(a, target, f"acronym: {letters} = {names[target].canonical} (the only name in "
+                            f"the corpus with these initials, never in one document with it, "
+                            f"{len(shared_names)} co-occurring name"
+                            f"{'s' * (len(shared_names) > 1)} in common: "
+                            + ", ".join(sorted(shared_names)[:4]) + ")")
