@@ -21,12 +21,18 @@ label family (people; places = GPE/LOC/FAC; every other label alone), and only b
 - ``acronym``: an acronym of 2-6 capitals, dotted or not ("EU", "U.N."), of an organisation,
   place or nationality joins the multiword name of its family whose capitalised words
   (function words such as "of", "the", "and" skipped) start with its letters ("European
-  Union", "United Nations") only on strong evidence: the two are in one document (and, where
-  another name of the family has the same initials, in every document of the acronym); or
-  the full name is the only name in the corpus (any label) with those initials, the two share
-  at least two co-occurring names, and the acronym is not a common word ("US", "WHO", "HELP")
-  unless it is written with full stops somewhere ("U.S."). So "PA" in a story of its own stays
-  apart from both "Palestinian Authority" and "Press Association" when the corpus has both.
+  Union", "United Nations") only on strong evidence:
+  - a document of the acronym defines it as that name: "the Korean People's Army (KPA)",
+    "KPA (the Korean People's Army)", with round or square brackets (``find_definitions``);
+  - or the two are together, undefined, in at least two documents (one is not enough: a story
+    about the "Bristol Business Council" may quote the "BBC", the broadcaster);
+  - and in both cases, where another name of the family has the same initials, the two are
+    together in every document of the acronym, and no other such name is beside it;
+  - or the full name is the only name in the corpus (any label) with those initials, the two
+    are never in one document, share at least two co-occurring names, and the acronym is not a
+    common word ("US", "WHO", "HELP") unless it is written with full stops somewhere ("U.S.").
+  So "PA" in a story of its own stays apart from both "Palestinian Authority" and "Press
+  Association" when the corpus has both.
 
 Every joined row says why in ``merge_evidence``; ``entity_id`` is a hash of the entity's
 canonical form and label, so it is stable while that form stays the group's best-attested one.
@@ -39,7 +45,7 @@ import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,6 +208,12 @@ FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "&", "a", "an", "in", "on
 _CAPITAL_PART = re.compile(r"[-‐‑–—](?=[A-Z])")
 _WORD_EDGES = ".,;:!?'\"()[]’‘“”"
 COMMON_WORD = 5.5  # wordfreq Zipf (once per ~30,000 words): "US" may be "us", "WHO" "who"
+TOGETHER = 2  # documents an acronym and its full name must share when none defines it
+# a definition: the acronym in brackets after the name ("Korean People's Army [KPA]"), or the
+# name in brackets after the acronym ("KPA (the Korean People's Army)")
+_DEFINED_AFTER = re.compile(r"\s*[(\[]\s*((?:[A-Z]\.?){2,6})\s*[)\]]")
+_DEFINED_BEFORE = re.compile(r"(?<![\w.])((?:[A-Z]\.?){2,6})\s*[(\[]\s*(?:the\s+)?$")
+_CLOSE = re.compile(r"\s*[)\]]")
 
 
 def _bare(canonical: str) -> str:
@@ -242,12 +254,39 @@ def common_word(letters: str) -> bool:
     return zipf_frequency(letters.lower(), "en") >= COMMON_WORD
 
 
+def find_definitions(text: str, spans: Iterable[tuple[int, int, str]]
+                     ) -> frozenset[tuple[str, str]]:
+    """(acronym letters, canonical) for every name of one document that its text defines as an
+    acronym; ``spans`` are the document's names as (start, end, canonical), clean-text offsets.
+    "the Korean People's Army (KPA)" and "KPA [the Korean People's Army]" define KPA; the
+    letters must be the initials of the name as written there."""
+    out = set()
+    for start, end, canonical in spans:
+        wanted = initials(text[start:end])
+        if wanted is None:
+            continue
+        if (after := _DEFINED_AFTER.match(text, end)) is not None:
+            letters = after.group(1)
+        elif ((before := _DEFINED_BEFORE.search(text, max(0, start - 20), start)) is not None
+              and _CLOSE.match(text, end)):
+            letters = before.group(1)
+        else:
+            continue
+        if letters.replace(".", "") == wanted:
+            out.add((wanted, canonical))
+    return frozenset(out)
+
+
 # --- grouping --------------------------------------------------------------------------------
 
 
-def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str, str], Identity]:
+def group_names(names: Iterable[Name], labels: frozenset[str],
+                defined: Mapping[tuple[str, str], frozenset[str]] | None = None,
+                ) -> dict[tuple[str, str], Identity]:
     """Each (canonical, label) row's entity: id, canonical form, aliases and merge evidence.
-    Only rows with one of ``labels`` (names, not numbers or dates) are grouped."""
+    Only rows with one of ``labels`` (names, not numbers or dates) are grouped. ``defined``:
+    (acronym letters, canonical) -> the documents whose text defines that name as that acronym
+    (``find_definitions``)."""
     names = sorted(names, key=lambda n: (n.canonical, n.label))
     index = {(n.canonical, n.label): i for i, n in enumerate(names)}
     keys = [name_key(n.canonical) for n in names]
@@ -326,7 +365,7 @@ def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str
                     join(j, same[0], f"exonym: one place in tasks/exonyms.txt (line {line})")
     if "PERSON" in by_family:
         _join_short_forms(names, keys, by_family["PERSON"], find, join)
-    _join_acronyms(names, keys, by_family, context, find, join)
+    _join_acronyms(names, keys, by_family, defined or {}, context, find, join)
 
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(names)):
@@ -427,10 +466,12 @@ def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
 
 
 def _join_acronyms(names: list[Name], keys: list[str], by_family: dict[str, list[int]],
+                   defined: Mapping[tuple[str, str], frozenset[str]],
                    context: Callable[[int], frozenset[str]], find: Callable[[int], int],
                    join: Callable[[int, int, str], None]) -> None:
-    """An acronym joins the one full name of its family with its letters as initials, when the
-    two are in one document or when nothing else in the corpus could be its full name."""
+    """An acronym joins the one full name of its family with its letters as initials, when a
+    document defines it as that name, when the two are together in documents enough, or when
+    nothing else in the corpus could be its full name."""
     # the names in the corpus with given initials, any family and by family
     named: dict[str, set[str]] = defaultdict(set)  # initials -> compact keys
     named_in: dict[tuple[str, str], set[str]] = defaultdict(set)  # (family, initials) -> keys
@@ -465,11 +506,20 @@ def _join_acronyms(names: list[Name], keys: list[str], by_family: dict[str, list
                 r, shared = next(iter(together.items()))
                 if len(named_in[(fam, letters)]) > 1 and shared != docs:
                     continue  # another name of its family has its letters: which one elsewhere?
-                target = max(entities[r], key=lambda i: (len(names[i].documents & docs),
-                                                         names[i].n_documents, names[i].canonical))
-                join(a, target, f"acronym: {letters} = {names[target].canonical} (together in "
-                                f"{len(shared)} document{'s' * (len(shared) > 1)}"
-                                + (f" of the acronym's {len(docs)}" if shared != docs else "")
+                where = shared & frozenset().union(
+                    *(defined.get((letters, names[i].canonical), frozenset())
+                      for i in entities[r]))
+                # in one document and undefined, the letters may match by accident: the "BBC"
+                # quoted in a story about the "Bristol Business Council" is the broadcaster
+                if not where and len(shared) < TOGETHER:
+                    continue
+                target = max(entities[r], key=lambda i: (
+                    len(defined.get((letters, names[i].canonical), frozenset()) & docs),
+                    len(names[i].documents & docs), names[i].n_documents, names[i].canonical))
+                seen, how = (where, "defined") if where else (shared, "together")
+                join(a, target, f"acronym: {letters} = {names[target].canonical} ({how} in "
+                                f"{len(seen)} document{'s' * (len(seen) > 1)}"
+                                + (f" of the acronym's {len(docs)}" if seen != docs else "")
                                 + ")")
                 continue
             if len(named[letters]) > 1 or len(entities) > 1:
