@@ -2,7 +2,9 @@
 
 Gold (``eval/entities/groups.json``): invented stories, each the (canonical, label) names the
 per-document pipeline publishes for it, and the clusters of names that are one thing (a name in
-no cluster is alone). The stories become ``entities`` and ``documents`` tables, go through
+no cluster is alone); a story may have its text (``texts``), where each of its names is placed at
+its first occurrence, so the acronyms the text defines count as in a run. The stories become
+``entities`` and ``documents`` tables, go through
 ``build_entity_index`` as a run's would, and the entity_ids it gives are scored by pairs: a
 predicted pair (two names with one entity_id) is right when the gold puts them in one cluster.
 Precision comes first: a wrong merge is worse than a missed one. Every wrong merge is printed
@@ -26,26 +28,54 @@ GOLD = Path(__file__).resolve().parent / "entities" / "groups.json"
 Key = tuple[str, str]
 
 
-def load(path: Path = GOLD) -> tuple[dict[str, list[Key]], list[set[Key]]]:
+Story = tuple[list[Key], str | None]  # its names, and its text when the gold has one
+
+
+def load(path: Path = GOLD) -> tuple[dict[str, Story], list[set[Key]]]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    docs = {d: [tuple(x) for x in names] for d, names in data["documents"].items()}
+    texts = data.get("texts", {})
+    docs = {d: ([tuple(x) for x in names], texts.get(d)) for d, names in data["documents"].items()}
     clusters = [{tuple(x) for x in c} for c in data["clusters"]]
-    known = {k for names in docs.values() for k in names}
+    known = {k for names, _ in docs.values() for k in names}
     for c in clusters:
         if not c <= known:
             raise SystemExit(f"{path}: cluster names in no document: {sorted(c - known)}")
+    for d, (names, text) in docs.items():
+        if text is not None and (absent := [c for c, _ in names if c not in text]):
+            raise SystemExit(f"{path}: names of {d} not in its text: {absent}")
     return docs, clusters
 
 
-def predict(docs: dict[str, list[Key]]) -> pa.Table:
+def spans(names: list[Key], text: str | None) -> list[tuple[int, int]]:
+    """Each name's first occurrence in the text not inside a longer name's ((0, 0) without a
+    text): "Bristol" is not the start of "Bristol Business Council"."""
+    if text is None:
+        return [(0, 0)] * len(names)
+    taken: list[tuple[int, int]] = []
+    found: dict[str, tuple[int, int]] = {}
+    for canonical in sorted({c for c, _ in names}, key=len, reverse=True):
+        start = text.find(canonical)
+        while any(a < start + len(canonical) and start < b for a, b in taken):
+            start = text.find(canonical, start + 1)
+        if start < 0:
+            raise SystemExit(f"{canonical!r} is only inside longer names of its text")
+        found[canonical] = (start, start + len(canonical))
+        taken.append(found[canonical])
+    return [found[c] for c, _ in names]
+
+
+def predict(docs: dict[str, Story]) -> pa.Table:
     """The entity_index a run over these documents would publish."""
     at = datetime(2026, 1, 1, tzinfo=UTC)
     ids = sorted(docs)
     documents = pa.table({"doc_id": ids, "run_id": ["r"] * len(ids),
-                          "processed_at": pa.array([at] * len(ids), pa.timestamp("us", tz="UTC"))})
-    rows = [(d, c, lab) for d in ids for c, lab in docs[d]]
+                          "processed_at": pa.array([at] * len(ids), pa.timestamp("us", tz="UTC")),
+                          "clean_text": pa.array([docs[d][1] for d in ids], pa.string())})
+    rows = [(d, c, lab, *span) for d in ids
+            for (c, lab), span in zip(docs[d][0], spans(*docs[d]))]
     entities = pa.table({"doc_id": [r[0] for r in rows], "run_id": ["r"] * len(rows),
-                         "canonical": [r[1] for r in rows], "label": [r[2] for r in rows]})
+                         "canonical": [r[1] for r in rows], "label": [r[2] for r in rows],
+                         "start_char": [r[3] for r in rows], "end_char": [r[4] for r in rows]})
     return build_entity_index(entities, documents)
 
 

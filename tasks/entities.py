@@ -33,7 +33,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from schemas.tables import ENTITY_INDEX_V2
-from tasks.entity_groups import Name, group_names
+from tasks.entity_groups import Name, acronym_letters, find_definitions, group_names, initials
 
 log = logging.getLogger(__name__)
 
@@ -242,30 +242,35 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
 
     A document processed by several runs counts once, in its latest version; ``first_seen`` and
     ``last_seen`` span every version that mentioned the entity. Rows that name one thing across
-    documents share an ``entity_id`` (``tasks.entity_groups``).
+    documents share an ``entity_id`` (``tasks.entity_groups``). When ``entities`` has the
+    mentions' ``start_char`` and ``end_char`` and ``documents`` a ``clean_text`` (null where no
+    acronym can be defined: ``may_define``), the acronyms the texts define join their names.
     """
     if not entities.num_rows or not documents.num_rows:
         return ENTITY_INDEX_V2.empty_table()
     from store.read import latest_versions
 
     docs = documents.select(["doc_id", "run_id", "processed_at"])
-    ents = entities.select(["doc_id", "run_id", "canonical", "label"]).join(
+    spans = [c for c in ("start_char", "end_char") if c in entities.column_names]
+    ents = entities.select(["doc_id", "run_id", "canonical", "label", *spans]).join(
         docs, keys=["doc_id", "run_id"], join_type="inner")
     seen = ents.group_by(["canonical", "label"]).aggregate(
         [("processed_at", "min"), ("processed_at", "max")])
-    current_rows = ents.join(latest_versions(docs), keys=["doc_id", "run_id"],
-                             join_type="inner").select(["canonical", "label", "doc_id"])
+    latest = ents.join(latest_versions(docs), keys=["doc_id", "run_id"], join_type="inner")
+    current_rows = latest.select(["canonical", "label", "doc_id"])
     current = current_rows.group_by(["canonical", "label"]).aggregate(
         [("doc_id", "count_distinct"), ("doc_id", "count")])
     joined = current.join(seen, keys=["canonical", "label"], join_type="inner")
     in_docs: dict[tuple[str, str], set[str]] = defaultdict(set)
     for canonical, label, doc_id in zip(*(c.to_pylist() for c in current_rows.columns)):
         in_docs[(canonical, label)].add(doc_id)
+    defined = (_definitions(latest, documents)
+               if spans and "clean_text" in documents.column_names else {})
     canonicals, labels = (joined.column(c).to_pylist() for c in ("canonical", "label"))
     identity = group_names(
         [Name(c, lab, nd, nm, frozenset(in_docs[(c, lab)])) for c, lab, nd, nm in zip(
             canonicals, labels, joined.column("doc_id_count_distinct").to_pylist(),
-            joined.column("doc_id_count").to_pylist())], NAME_LABELS)
+            joined.column("doc_id_count").to_pylist())], NAME_LABELS, defined)
     ids = [identity[key] for key in zip(canonicals, labels)]
     index = pa.table({
         "canonical": joined.column("canonical"),
@@ -285,16 +290,56 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
                           ("label", "ascending")])
 
 
+def may_define(entities: pa.Table) -> set[str]:
+    """The documents of ``entities`` (doc_id, canonical) whose text may define an acronym: an
+    acronym and a name with its letters as initials are both among their names."""
+    letters: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, set[str]] = defaultdict(set)
+    for doc_id, canonical in zip(*(entities.column(c).to_pylist()
+                                   for c in ("doc_id", "canonical"))):
+        if (found := acronym_letters(canonical)) is not None:
+            letters[doc_id].add(found)
+        elif (found := initials(canonical)) is not None:
+            names[doc_id].add(found)
+    return {d for d, found in letters.items() if found & names[d]}
+
+
+def _definitions(mentions: pa.Table, documents: pa.Table) -> dict[tuple[str, str], frozenset[str]]:
+    """(acronym letters, canonical) -> the documents whose clean text defines that name as that
+    acronym, from the mentions (doc_id, run_id, canonical, start_char, end_char) of one version
+    of each document."""
+    texts = {(d, r): t for d, r, t in zip(*(documents.column(c).to_pylist()
+                                            for c in ("doc_id", "run_id", "clean_text"))) if t}
+    spans: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
+    for d, r, c, start, end in zip(*(mentions.column(c).to_pylist() for c in (
+            "doc_id", "run_id", "canonical", "start_char", "end_char"))):
+        if (d, r) in texts:
+            spans[(d, r)].append((start, end, c))
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for version, found in spans.items():
+        for pair in find_definitions(texts[version], found):
+            out[pair].add(version[0])
+    return {pair: frozenset(d) for pair, d in out.items()}
+
+
 def write_entity_index(output: Path | str) -> str | None:
-    """Recompute ``<output>/entity_index/index.parquet`` from the published tables (atomic)."""
+    """Recompute ``<output>/entity_index/index.parquet`` from the published tables (atomic).
+    Only the documents that may define an acronym have their clean text read."""
+    import pyarrow.compute as pc
+
     from store import ENTITY_INDEX, location, table_dataset, write_parquet
 
     entities = table_dataset(output, "entities")
     documents = table_dataset(output, "documents")
     if entities is None or documents is None:
         return None
-    index = build_entity_index(
-        entities.to_table(columns=["doc_id", "run_id", "canonical", "label"]),
-        documents.to_table(columns=["doc_id", "run_id", "processed_at"]))
+    ents = entities.to_table(columns=["doc_id", "run_id", "canonical", "label", "start_char",
+                                      "end_char"])
+    docs = documents.to_table(columns=["doc_id", "run_id", "processed_at"])
+    texts = documents.to_table(columns=["doc_id", "run_id", "clean_text"],
+                               filter=pc.field("doc_id").isin(
+                                   pa.array(sorted(may_define(ents)), pa.string())))
+    index = build_entity_index(ents, docs.join(texts, keys=["doc_id", "run_id"],
+                                               join_type="left outer"))
     write_parquet(location(output), ENTITY_INDEX, index)
     return location(output).show(ENTITY_INDEX)

@@ -17,7 +17,22 @@ label family (people; places = GPE/LOC/FAC; every other label alone), and only b
   Zelensky", also spelled as a romanisation of it) only when exactly one person in the corpus
   has a full name ending with it, so "Smith" stays alone next to "John Smith" and "Jane
   Smith"; and never when the two are in one document, where the document's own step
-  (``entities.resolve``) left them apart ("Inspector Lynley" beside "Peter Lynley").
+  (``entities.resolve``) left them apart ("Inspector Lynley" beside "Peter Lynley");
+- ``acronym``: an acronym of 2-6 capitals, dotted or not ("EU", "U.N."), of an organisation,
+  place or nationality joins the multiword name of its family whose capitalised words
+  (function words such as "of", "the", "and" skipped) start with its letters ("European
+  Union", "United Nations") only on strong evidence:
+  - a document of the acronym defines it as that name: "the Korean People's Army (KPA)",
+    "KPA (the Korean People's Army)", with round or square brackets (``find_definitions``);
+  - or the two are together, undefined, in at least two documents (one is not enough: a story
+    about the "Bristol Business Council" may quote the "BBC", the broadcaster);
+  - and in both cases, where another name of the family has the same initials, the two are
+    together in every document of the acronym, and no other such name is beside it;
+  - or the full name is the only name in the corpus (any label) with those initials, the two
+    are never in one document, share at least two co-occurring names, and the acronym is not a
+    common word ("US", "WHO", "HELP") unless it is written with full stops somewhere ("U.S.").
+  So "PA" in a story of its own stays apart from both "Palestinian Authority" and "Press
+  Association" when the corpus has both.
 
 Every joined row says why in ``merge_evidence``; ``entity_id`` is a hash of the entity's
 canonical form and label, so it is stable while that form stays the group's best-attested one.
@@ -30,7 +45,7 @@ import hashlib
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,12 +196,97 @@ def exonyms() -> dict[str, int]:
     return out
 
 
+# --- acronyms --------------------------------------------------------------------------------
+
+ACRONYM_FAMILIES = frozenset({"ORG", "NORP", "place"})
+_ACRONYM = re.compile(r"(?:[A-Z]\.?){2,6}")  # "EU", "NATO", "U.N.", "U.S"
+# words an acronym leaves out ("Organisation of the Petroleum Exporting Countries" -> OPEC)
+FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "&", "a", "an", "in", "on", "at", "to",
+                            "de", "du", "des", "del", "della", "la", "le", "les", "el", "los",
+                            "las", "da", "di", "do", "dos", "van", "von", "der", "den", "und",
+                            "et", "y"})
+_CAPITAL_PART = re.compile(r"[-‐‑–—](?=[A-Z])")
+_WORD_EDGES = ".,;:!?'\"()[]’‘“”"
+COMMON_WORD = 5.5  # wordfreq Zipf (once per ~30,000 words): "US" may be "us", "WHO" "who"
+TOGETHER = 2  # documents an acronym and its full name must share when none defines it
+# a definition: the acronym in brackets after the name ("Korean People's Army [KPA]"), or the
+# name in brackets after the acronym ("KPA (the Korean People's Army)")
+_DEFINED_AFTER = re.compile(r"\s*[(\[]\s*((?:[A-Z]\.?){2,6})\s*[)\]]")
+_DEFINED_BEFORE = re.compile(r"(?<![\w.])((?:[A-Z]\.?){2,6})\s*[(\[]\s*(?:the\s+)?$")
+_CLOSE = re.compile(r"\s*[)\]]")
+
+
+def _bare(canonical: str) -> str:
+    return _POSSESSIVE.sub("", _THE.sub("", canonical.strip()))
+
+
+def acronym_letters(canonical: str) -> str | None:
+    """The letters of an acronym of 2-6 capitals, dotted or not ("the U.N.'s" -> "UN"), or
+    None for any other name ("Nato", "AT&T", "G7")."""
+    bare = _bare(canonical)
+    return bare.replace(".", "") if _ACRONYM.fullmatch(bare) else None
+
+
+def initials(canonical: str) -> str | None:
+    """The acronym a multiword name would have: the first letters of its capitalised words,
+    function words skipped ("the United States of America" -> "USA"); None when it has fewer
+    than two such words, or a word that is neither capitalised nor a function word ("Ministry
+    of energy"), a number or an acronym itself ("U.S. Army" is not "USA")."""
+    letters = []
+    # a hyphen's capitalised part is a word of its own ("Trans-Pacific"), a lower-case one is not
+    # ("Co-operation")
+    words = [w for word in _bare(canonical).split() for w in _CAPITAL_PART.split(word)]
+    for word in words:
+        word = word.strip(_WORD_EDGES)
+        if not word or word.casefold() in FUNCTION_WORDS:
+            continue
+        if not word[:1].isupper() or (len(word) > 1 and word.isupper()) or "." in word:
+            return None
+        letters.append(_strip_diacritics(word[0]))
+    return "".join(letters) if len(letters) >= 2 else None
+
+
+@functools.cache
+def common_word(letters: str) -> bool:
+    """Whether an acronym's letters are also a common English word ("US", "WHO", "HELP")."""
+    from wordfreq import zipf_frequency  # its word lists load on first use
+
+    return zipf_frequency(letters.lower(), "en") >= COMMON_WORD
+
+
+def find_definitions(text: str, spans: Iterable[tuple[int, int, str]]
+                     ) -> frozenset[tuple[str, str]]:
+    """(acronym letters, canonical) for every name of one document that its text defines as an
+    acronym; ``spans`` are the document's names as (start, end, canonical), clean-text offsets.
+    "the Korean People's Army (KPA)" and "KPA [the Korean People's Army]" define KPA; the
+    letters must be the initials of the name as written there."""
+    out = set()
+    for start, end, canonical in spans:
+        wanted = initials(text[start:end])
+        if wanted is None:
+            continue
+        if (after := _DEFINED_AFTER.match(text, end)) is not None:
+            letters = after.group(1)
+        elif ((before := _DEFINED_BEFORE.search(text, max(0, start - 20), start)) is not None
+              and _CLOSE.match(text, end)):
+            letters = before.group(1)
+        else:
+            continue
+        if letters.replace(".", "") == wanted:
+            out.add((wanted, canonical))
+    return frozenset(out)
+
+
 # --- grouping --------------------------------------------------------------------------------
 
 
-def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str, str], Identity]:
+def group_names(names: Iterable[Name], labels: frozenset[str],
+                defined: Mapping[tuple[str, str], frozenset[str]] | None = None,
+                ) -> dict[tuple[str, str], Identity]:
     """Each (canonical, label) row's entity: id, canonical form, aliases and merge evidence.
-    Only rows with one of ``labels`` (names, not numbers or dates) are grouped."""
+    Only rows with one of ``labels`` (names, not numbers or dates) are grouped. ``defined``:
+    (acronym letters, canonical) -> the documents whose text defines that name as that acronym
+    (``find_definitions``)."""
     names = sorted(names, key=lambda n: (n.canonical, n.label))
     index = {(n.canonical, n.label): i for i, n in enumerate(names)}
     keys = [name_key(n.canonical) for n in names]
@@ -265,6 +365,7 @@ def group_names(names: Iterable[Name], labels: frozenset[str]) -> dict[tuple[str
                     join(j, same[0], f"exonym: one place in tasks/exonyms.txt (line {line})")
     if "PERSON" in by_family:
         _join_short_forms(names, keys, by_family["PERSON"], find, join)
+    _join_acronyms(names, keys, by_family, defined or {}, context, find, join)
 
     groups: dict[int, list[int]] = defaultdict(list)
     for i in range(len(names)):
@@ -362,3 +463,78 @@ def _join_short_forms(names: list[Name], keys: list[str], people: list[int],
                         + (f" (spelled with {spelled})" if spelled else "")
                         + ", the only PERSON in the corpus whose name ends with it, never in "
                           "one document with it")
+
+
+def _join_acronyms(names: list[Name], keys: list[str], by_family: dict[str, list[int]],
+                   defined: Mapping[tuple[str, str], frozenset[str]],
+                   context: Callable[[int], frozenset[str]], find: Callable[[int], int],
+                   join: Callable[[int, int, str], None]) -> None:
+    """An acronym joins the one full name of its family with its letters as initials, when a
+    document defines it as that name, when the two are together in documents enough, or when
+    nothing else in the corpus could be its full name."""
+    # the names in the corpus with given initials, any family and by family
+    named: dict[str, set[str]] = defaultdict(set)  # initials -> compact keys
+    named_in: dict[tuple[str, str], set[str]] = defaultdict(set)  # (family, initials) -> keys
+    initial: dict[int, str] = {}
+    for fam, members in by_family.items():
+        for i in members:
+            if (found := initials(names[i].canonical)) is not None:
+                initial[i] = found
+                named[found].add(_compact(keys[i]))
+                named_in[(fam, found)].add(_compact(keys[i]))
+    for fam in sorted(ACRONYM_FAMILIES & by_family.keys()):
+        members = by_family[fam]
+        full: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+        acronyms: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for i in members:
+            if i in initial:
+                full[initial[i]][find(i)].append(i)
+            elif (letters := acronym_letters(names[i].canonical)) is not None:
+                acronyms[(find(i), letters)].append(i)
+        for (root, letters), forms in sorted(acronyms.items()):
+            entities = {r: rows for r, rows in full.get(letters, {}).items() if r != find(root)}
+            if not entities:
+                continue
+            docs = frozenset().union(*(names[i].documents for i in forms))
+            together = {r: docs & frozenset().union(*(names[i].documents for i in rows))
+                        for r, rows in entities.items()}
+            together = {r: d for r, d in together.items() if d}
+            a = max(forms, key=lambda i: (names[i].n_documents, names[i].canonical))
+            if together:
+                if len(together) > 1:
+                    continue  # two full names with its letters beside it: which one?
+                r, shared = next(iter(together.items()))
+                if len(named_in[(fam, letters)]) > 1 and shared != docs:
+                    continue  # another name of its family has its letters: which one elsewhere?
+                where = shared & frozenset().union(
+                    *(defined.get((letters, names[i].canonical), frozenset())
+                      for i in entities[r]))
+                # in one document and undefined, the letters may match by accident: the "BBC"
+                # quoted in a story about the "Bristol Business Council" is the broadcaster
+                if not where and len(shared) < TOGETHER:
+                    continue
+                target = max(entities[r], key=lambda i: (
+                    len(defined.get((letters, names[i].canonical), frozenset()) & docs),
+                    len(names[i].documents & docs), names[i].n_documents, names[i].canonical))
+                seen, how = (where, "defined") if where else (shared, "together")
+                join(a, target, f"acronym: {letters} = {names[target].canonical} ({how} in "
+                                f"{len(seen)} document{'s' * (len(seen) > 1)}"
+                                + (f" of the acronym's {len(docs)}" if seen != docs else "")
+                                + ")")
+                continue
+            if len(named[letters]) > 1 or len(entities) > 1:
+                continue  # nothing in the documents, and two names it could stand for
+            if common_word(letters) and not any("." in names[i].canonical for i in forms):
+                continue  # "US" in capitals may be "us"; "U.S." is an acronym
+            (r, rows), = entities.items()
+            target = max(rows, key=lambda i: (names[i].n_documents, names[i].canonical))
+            in_one = {names[i].canonical for i in (*forms, *rows)}
+            shared_names = (frozenset().union(*(context(i) for i in forms))
+                            & frozenset().union(*(context(i) for i in rows))) - in_one
+            if len(shared_names) < SHARED_CONTEXT:
+                continue
+            join(a, target, f"acronym: {letters} = {names[target].canonical} (the only name in "
+                            f"the corpus with these initials, never in one document with it, "
+                            f"{len(shared_names)} co-occurring name"
+                            f"{'s' * (len(shared_names) > 1)} in common: "
+                            + ", ".join(sorted(shared_names)[:4]) + ")")

@@ -10,8 +10,9 @@ def test_hand_labelled_clusters_merge_precisely() -> None:
     s = score()
     assert s["precision"] >= 0.98 and s["wrong"] == []
     assert s["recall"] >= 0.9
-    # the acronyms are the merges the rules do not attempt
-    assert all(any(c in {"EU", "UN", "U.N."} for c, _ in pair) for pair in s["missed"])
+    # what is missed: "UN" and "United Nations" in unrelated stories, with no name in common;
+    # "EU" and "U.S." beside their full names in one story each that does not define them
+    assert all(any(c in {"UN", "U.N.", "EU", "U.S."} for c, _ in pair) for pair in s["missed"])
 
 
 def test_a_wrong_merge_is_reported_with_its_evidence(tmp_path, capsys) -> None:

@@ -10,6 +10,7 @@ from tasks.entities import (
     Mention,
     build_entity_index,
     consistent_entities,
+    may_define,
     merge_fragments,
     trim_names,
 )
@@ -218,6 +219,40 @@ def test_entity_index_groups_variants_across_documents() -> None:
     smiths = {index[(n, "PERSON")]["entity_id"] for n in ("John Smith", "Jane Smith", "Smith")}
     assert len(smiths) == 3
     assert index[("Smith", "PERSON")]["merge_evidence"] == ""
+
+
+def test_entity_index_joins_an_acronym_its_latest_text_defines() -> None:
+    """The clean text of a document's latest version defines KPA; an earlier version that only
+    named the two side by side would not have, and the BBC beside an invented Bristol Business
+    Council in another document stays apart."""
+    t1, t2 = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)
+    texts = {("a", "r1"): "The KPA and the Korean People's Army were both named.",
+             ("a", "r2"): "The Korean People's Army [KPA] moved; the KPA said so.",
+             ("b", "r2"): "Gareth Hale of the Bristol Business Council told the BBC so."}
+    names = ["KPA", "Korean People's Army", "Bristol Business Council", "BBC"]
+    rows = [(d, r, n, text.index(n)) for (d, r), text in texts.items() for n in names
+            if n in text]
+    documents = pa.table({"doc_id": ["a", "a", "b"], "run_id": ["r1", "r2", "r2"],
+                          "processed_at": pa.array([t1, t2, t2], pa.timestamp("us", tz="UTC")),
+                          "clean_text": list(texts.values())})
+    entities = pa.table({"doc_id": [x[0] for x in rows], "run_id": [x[1] for x in rows],
+                         "canonical": [x[2] for x in rows], "label": ["ORG"] * len(rows),
+                         "start_char": [x[3] for x in rows],
+                         "end_char": [x[3] + len(x[2]) for x in rows]})
+    assert may_define(entities) == {"a", "b"}
+    index = {r["canonical"]: r for r in build_entity_index(entities, documents).to_pylist()}
+    assert index["KPA"]["entity_canonical"] == "Korean People's Army"
+    assert index["KPA"]["merge_evidence"].endswith(
+        "acronym: KPA = Korean People's Army (defined in 1 document)")
+    assert index["BBC"]["entity_id"] != index["Bristol Business Council"]["entity_id"]
+    # the earlier version is the latest when processed later: it defines nothing
+    earlier = documents.set_column(2, "processed_at",
+                                   pa.array([t2, t1, t2], pa.timestamp("us", tz="UTC")))
+    index = {r["canonical"]: r for r in build_entity_index(entities, earlier).to_pylist()}
+    assert index["KPA"]["entity_id"] != index["Korean People's Army"]["entity_id"]
+    # without the texts (or the spans), nothing is defined
+    plain = build_entity_index(entities, documents.drop_columns(["clean_text"])).to_pylist()
+    assert len({r["entity_id"] for r in plain}) == 4
 
 
 def test_caps_dateline_and_headline_are_read_re_cased_and_kept_as_written() -> None:
