@@ -82,6 +82,7 @@ class Corrupted:
     gold: list[tuple[int, int, str]]  # carried gold: start, end, label
     injections: list[tuple[int, int, str]] = field(default_factory=list)  # start, end, kind
     touched: Counter[str] = field(default_factory=Counter)  # gold names changed inside, by kind
+    changed: set[int] = field(default_factory=set)  # the indices of those names in ``gold``
     copied: Counter[str] = field(default_factory=Counter)  # gold names copied (not gold), by kind
     steps: list[list[Edit]] = field(default_factory=list)  # the edits of each kind, in order
 
@@ -109,6 +110,7 @@ def corrupt(text: str, gold: list[tuple[int, int, str]], rng: random.Random,
                 doc.copied[kind] += sum(start - left <= s and e <= start for s, e, _ in doc.gold)
         moved = carry([(s, e) for s, e, _ in doc.gold], edits)
         doc.touched.update(kind for *_, hit in moved if hit)
+        doc.changed.update(k for k, (*_, hit) in enumerate(moved) if hit)
         doc.gold = [(s, e, lab) for (s, e, _), (_, _, lab) in zip(moved, doc.gold)]
         old = carry([(s, e) for s, e, _ in doc.injections], edits)
         shift = [sum(len(new) - (b - a) for a, b, new in edits[:k]) for k in range(len(edits))]
@@ -208,10 +210,11 @@ def new_false_positives(broken: list[Corrupted], gold_clean: list, c: list, gold
     return by_kind
 
 
-def score(group: str, docs: list[dict], model: str, show_lost: bool, scale: float = 1.0) -> dict:
+def score(group: str, docs: list[dict], model: str, show_lost: bool, scale: float = 1.0,
+          seed: int = SEED) -> dict:
     rates = {kind: rate * scale for kind, rate in RATES.items()}
     broken = [corrupt(doc["text"], [tuple(x) for x in doc["entities"]],
-                      random.Random(f"{SEED}:{doc['id']}"), rates) for doc in docs]
+                      random.Random(f"{seed}:{doc['id']}"), rates) for doc in docs]
     gold_clean = [(i, s, e, lab) for i, doc in enumerate(docs) for s, e, lab in doc["entities"]]
     gold_broken = [(i, s, e, lab) for i, cor in enumerate(broken) for s, e, lab in cor.gold]
     clean_texts = [doc["text"] for doc in docs]
@@ -237,6 +240,11 @@ def score(group: str, docs: list[dict], model: str, show_lost: bool, scale: floa
         "touched": dict(sum((c.touched for c in broken), Counter())),
         "copied": dict(sum((c.copied for c in broken), Counter())),
         "scores": rows,
+        # of the gold names an injection changed inside, how many each system found (exactly)
+        "changed_found": {k: sum((i, *cor.gold[n]) in set(p) if k in "bd" else
+                                 (i, *docs[i]["entities"][n]) in set(p)
+                                 for i, cor in enumerate(broken) for n in cor.changed)
+                          for k, (p, _) in systems.items()},
     }
     if show_lost:
         for ref in ("a", "c"):
@@ -266,7 +274,8 @@ def markdown(r: dict) -> str:
         "",
         "injections by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(r["injected"].items())),
         f"gold names changed inside by an injection: {sum(r['touched'].values())} "
-        + str(dict(sorted(r["touched"].items()))),
+        + str(dict(sorted(r["touched"].items())))
+        + "; found by " + ", ".join(f"({k}) {v}" for k, v in r["changed_found"].items()),
         f"gold names copied by a duplicate (the copy is not gold): {sum(r['copied'].values())} "
         + str(dict(sorted(r["copied"].items()))),
     ]
@@ -291,13 +300,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="list, on stderr, the names (a) found and (d) missed")
     parser.add_argument("--scale", type=float, default=1.0,
                         help="multiply every rate of RATES (a denser or sparser corruption)")
+    parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     all_docs = [json.loads(line) for line in DATA.open(encoding="utf-8")]
     reports = []
     for group in [args.splits] if args.splits else ["train", "dev,test"]:
         docs = [d for d in all_docs if d["split"] in group.split(",")]
-        reports.append(score(group, docs, args.model, args.lost, args.scale))
+        reports.append(score(group, docs, args.model, args.lost, args.scale, args.seed))
         if not args.json:
             print(markdown(reports[-1]) + "\n", flush=True)
     if args.json:
