@@ -187,8 +187,8 @@ def _candidates(kind: str, text: str, rng: random.Random) -> list[Candidate]:
     return out
 
 
-def _inject(text: str, kind: str, rng: random.Random, n: int) -> tuple[str, list[Injection]]:
-    """Apply up to ``n`` well-separated candidates of ``kind``; return the text and their spans."""
+def choose(text: str, kind: str, rng: random.Random, n: int) -> list[Candidate]:
+    """Up to ``n`` well-separated candidates of ``kind`` in ``text``, in text order."""
     candidates = _candidates(kind, text, rng)
     rng.shuffle(candidates)
     chosen: list[Candidate] = []
@@ -198,8 +198,13 @@ def _inject(text: str, kind: str, rng: random.Random, n: int) -> tuple[str, list
             chosen.append(c)
         if len(chosen) == n:
             break
+    return sorted(chosen)
+
+
+def _inject(text: str, kind: str, rng: random.Random, n: int) -> tuple[str, list[Injection]]:
+    """Apply up to ``n`` well-separated candidates of ``kind``; return the text and their spans."""
     out, spans, pos, shift = [], [], 0, 0
-    for start, end, rep, left, right in sorted(chosen):
+    for start, end, rep, left, right in choose(text, kind, rng, n):
         out.append(text[pos:start])
         new_start = start + shift
         spans.append(Injection(kind, new_start - left, new_start + len(rep) + right))
