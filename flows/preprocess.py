@@ -109,7 +109,6 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
     out_path = run.output  # a folder or s3://bucket/prefix: the store resolves it
     progress = Progress(sources)
     status, message = "failed", None
-    report: str | None = None
 
     def run_row(status: str, message: str | None) -> dict:
         return {"run_id": run.run_id, "flow_run_id": run.flow_run_id, "started_at": started_at,
@@ -181,16 +180,6 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
                 message = f"nothing new: {counts['skipped']} documents already published"
                 logger.info(message)
 
-            # --- entities people can use: the corpus index and this run's report. The tables
-            # are published by now: a failure here is reported, it does not fail the run.
-            try:
-                if counts["documents"]:
-                    write_entity_index(out_path)
-                report = str(write_report(out_path, run.run_id, status, counts))
-                logger.info("report: %s", report)
-            except Exception as exc:
-                logger.exception("the entity index or the report could not be written")
-                message = f"tables published; index/report failed: {type(exc).__name__}: {exc}"
         except BaseException as exc:
             if STOP.signum is not None or isinstance(exc, KeyboardInterrupt | TerminationSignal):
                 status = "interrupted"
@@ -206,10 +195,36 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
                 write_run(out_path, run_row(status, message))
             except OSError:
                 logger.exception("could not record the run in %s/runs", run.output)
-    return {"status": status, "message": message, "report": report, **progress.counts()}
+    return {"status": status, "message": message, "row": run_row(status, message),
+            **progress.counts()}
 
 
-@flow(name="preprocess", persist_result=False)
+def index_and_report(run: Run, outcome: dict) -> dict:
+    """The corpus's entity index and this run's report, built from the published tables once
+    the batches' workers have exited, so the index's memory does not add to theirs. Under the
+    output's lock; a failure is recorded in the run's row (its message), it does not fail the
+    run: the tables are published. The row's ``finished_at`` is when this is done."""
+    logger = get_run_logger()
+    row = outcome.pop("row")
+    outcome["report"] = None
+    with output_lock(run.output):
+        try:
+            if outcome["documents"]:
+                write_entity_index(run.output)
+            outcome["report"] = str(write_report(run.output, run.run_id, outcome["status"],
+                                                 outcome))
+            logger.info("report: %s", outcome["report"])
+        except Exception as exc:
+            logger.exception("the entity index or the report could not be written")
+            outcome["message"] = row["message"] = (
+                f"tables published; index/report failed: {type(exc).__name__}: {exc}")
+        row["finished_at"] = datetime.now(UTC)
+        write_run(run.output, row)
+    return outcome
+
+
+# In-process runs ("thread") submit their batches to the flow's own runner, one at a time.
+@flow(name="preprocess", persist_result=False, task_runner=make_task_runner("thread", 1))
 @flat_parameters(RunSettings)
 def preprocess(**values: object) -> dict:
     """Clean machine-translation artifacts, annotate entities, write Parquet tables.
@@ -233,11 +248,15 @@ def preprocess(**values: object) -> dict:
     logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s, %s runner%s, %d workers)",
                 run.run_id, len(sources), settings.source, run.output, run.cleaner, run.model,
                 chosen, " (auto)" if settings.runner == "auto" else "", n_workers)
-    task_runner = make_task_runner(chosen, n_workers, settings.dask_address)
     with workers_share_this_api(), subflows_beat_with_their_parent():
         # a batch in hand for each worker and one ready: more only holds memory
-        counts = process_sources.with_options(task_runner=task_runner)(
-            settings, run, sources, n_workers + 1)
+        if chosen == "thread":  # here, on this flow's runner: no subflow to start and end
+            counts = process_sources.fn(settings, run, sources, n_workers + 1)
+        else:  # a subflow, to run on the chosen task runner
+            task_runner = make_task_runner(chosen, n_workers, settings.dask_address)
+            counts = process_sources.with_options(task_runner=task_runner)(
+                settings, run, sources, n_workers + 1)
+    counts = index_and_report(run, counts)
     status = counts.pop("status")
     counts.pop("message", None)
     report = counts.pop("report", None)

@@ -262,7 +262,10 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
         [("doc_id", "count_distinct"), ("doc_id", "count")])
     joined = current.join(seen, keys=["canonical", "label"], join_type="inner")
     in_docs: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for canonical, label, doc_id in zip(*(c.to_pylist() for c in current_rows.columns)):
+    # once per (name, document), not per mention: Python sees the distinct pairs only
+    distinct = current_rows.group_by(["canonical", "label", "doc_id"]).aggregate([])
+    for canonical, label, doc_id in zip(*(distinct.column(c).to_pylist()
+                                          for c in ("canonical", "label", "doc_id"))):
         in_docs[(canonical, label)].add(doc_id)
     defined = (_definitions(latest, documents)
                if spans and "clean_text" in documents.column_names else {})
@@ -295,7 +298,8 @@ def may_define(entities: pa.Table) -> set[str]:
     acronym and a name with its letters as initials are both among their names."""
     letters: dict[str, set[str]] = defaultdict(set)
     names: dict[str, set[str]] = defaultdict(set)
-    for doc_id, canonical in zip(*(entities.column(c).to_pylist()
+    distinct = entities.group_by(["doc_id", "canonical"]).aggregate([])
+    for doc_id, canonical in zip(*(distinct.column(c).to_pylist()
                                    for c in ("doc_id", "canonical"))):
         if (found := acronym_letters(canonical)) is not None:
             letters[doc_id].add(found)

@@ -30,7 +30,7 @@ __all__ = [
     "CleanResult", "OffsetMap", "build_rules", "clean_text", "cleaner_version", "gather", "replay",
 ]
 
-CLEANER_RELEASE = "0.2.0"
+CLEANER_RELEASE = "0.2.1"  # 0.2.1: punctuation spacing settles in one cleaning (up to 4 passes)
 
 # The order rules run in, by the modules that declare them (each module's ``RULES``): characters
 # first, then lines, then spacing, then repetition (which needs normalised spacing to see

@@ -73,4 +73,8 @@ def punctuation_spacing(text: str) -> list[Edit]:
     return edits
 
 
-RULES = (RuleSpec("punctuation_spacing", propose=punctuation_spacing, passes=2),)
+# Each pass can uncover one more mark: "Minister  .Aaaaaa  ,the" is "Minister.Aaaaaa,the" after
+# one, "Minister. Aaaaaa,the" after two (a word glued behind a mark is not taken for a
+# sentence's first word: "example.com"), "Minister. Aaaaaa, the" after three. A pass runs only
+# when the one before changed the text.
+RULES = (RuleSpec("punctuation_spacing", propose=punctuation_spacing, passes=4),)

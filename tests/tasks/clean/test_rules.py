@@ -113,6 +113,14 @@ def test_missing_space_after_sentence_added() -> None:
     assert (r.edits[0].before, r.edits[0].after) == ("", " ")
 
 
+def test_marks_uncovered_one_by_one_settle_in_one_cleaning() -> None:
+    """Removing the spaces before "." glues "Aaaaaa" to it, and only then can the space after
+    the "," be seen missing: one cleaning does all of it (found by the property tests)."""
+    r = clean_text("The talks ended  .Aaaaaa  ,the minister said.")
+    assert r.clean_text == "The talks ended. Aaaaaa, the minister said."
+    assert clean_text(r.clean_text).edits == []
+
+
 @pytest.mark.parametrize("raw", [
     "Growth was 3.5 percent.",
     "Trading opened at 10.30 on Monday.",
