@@ -211,8 +211,9 @@ def index_and_report(run: Run, outcome: dict) -> dict:
         try:
             if outcome["documents"]:
                 write_entity_index(run.output)
+            counts = {k: v for k, v in outcome.items() if k not in ("status", "message", "report")}
             outcome["report"] = str(write_report(run.output, run.run_id, outcome["status"],
-                                                 outcome))
+                                                 counts))
             logger.info("report: %s", outcome["report"])
         except Exception as exc:
             logger.exception("the entity index or the report could not be written")

@@ -59,7 +59,9 @@ def read_run_table(output: Output, name: str, run_id: str, columns: list[str] | 
     if not files:
         return _empty(name, columns)
     dataset = ds.dataset(files, format="parquet", filesystem=loc.fs, schema=TABLES[name])
-    flt = ds.field("doc_id").isin(doc_ids) if doc_ids is not None else None
+    # typed: an empty list would be a null array, which a string column cannot be tested against
+    flt = (ds.field("doc_id").isin(pa.array(doc_ids, pa.string())) if doc_ids is not None
+           else None)
     return dataset.to_table(columns=columns, filter=flt)
 
 
