@@ -17,13 +17,21 @@ from pathlib import Path
 import jinja2
 import pyarrow as pa
 from markupsafe import Markup
-from spacy.displacy.render import DEFAULT_LABEL_COLORS
 
 from store.read import value_counts
 
 MAX_DOCUMENTS = 50  # documents shown in full; a big run shows the ones with most to look at
 MAX_CHARS = 20_000  # characters of one document shown
 _DEFAULT_COLOUR = "#ddd"
+
+
+@functools.cache
+def label_colours() -> dict[str, str]:
+    """displaCy's colour per entity label (spaCy is imported when a report is drawn, not when
+    the flow starts)."""
+    from spacy.displacy.render import DEFAULT_LABEL_COLORS
+
+    return DEFAULT_LABEL_COLORS
 
 
 def read_run_table(output: Path | str, name: str, run_id: str, columns: list[str] | None = None,
@@ -99,7 +107,7 @@ def render_document(text: str, entities: list[dict], edits: list[dict], flags: l
                 out.append(f'<span class="flag-point" title="{esc(_flag_title(f))}">&#9873;</span>')
         if p in starts and open_ent is None:
             open_ent = starts[p]
-            colour = DEFAULT_LABEL_COLORS.get(open_ent["label"], _DEFAULT_COLOUR)
+            colour = label_colours().get(open_ent["label"], _DEFAULT_COLOUR)
             out.append(f'<mark class="entity" style="background: {colour}" '
                        f'title="{esc(_entity_title(open_ent))}">')
         if k + 1 == len(cuts):
@@ -177,7 +185,7 @@ def build_report(run_id: str, status: str, tables: dict[str, pa.Table],
         bar_chart("Flags by rule", counts.get("flags_by_rule") or value_counts(flags, "rule"),
                   colour="#e6b800"),
         bar_chart("Entities by label", counts.get("entities_by_label") or value_counts(entities, "label"),
-                  colours=DEFAULT_LABEL_COLORS),
+                  colours=label_colours()),
     ]
     chosen = choose_documents(meta) if meta.num_rows else []
     return _template().render(

@@ -94,6 +94,19 @@ def test_local_dask_cluster_matches_threads(reference, tmp_path, sample_dir) -> 
     assert snapshot(tmp_path) == reference
 
 
+def test_the_flow_process_loads_no_spacy_until_a_model_is_used() -> None:
+    """A run on a pool or a cluster never loads the model in the flow process: spaCy is not
+    imported there (32 MB and 0.4 s) until something in it uses a model or draws a report."""
+    import subprocess
+    import sys
+
+    code = ("import sys, flows.preprocess, tasks.process, tasks.report; "
+            "print(sorted(m for m in ('spacy', 'thinc') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
+
+
 def test_an_existing_cluster_is_kept_busy_by_its_size_not_this_machines() -> None:
     """Batches in flight follow the cluster's threads: three workers on a two-core machine
     get three batches at once (plus one ready), not two."""
