@@ -80,8 +80,21 @@ def _words(text: str) -> tuple[str, ...]:
 _THE_PREFIX = re.compile(r"the\s+")  # lower case only: "The New York Times" keeps its "The"
 
 
+def unclosed_bracket(span: str) -> int | None:
+    """Where a bracket opens that the span does not close ("World Health Organisation (WHO":
+    the model ran into the acronym after the name), or None."""
+    opened: list[int] = []
+    for i, ch in enumerate(span):
+        if ch in "([":
+            opened.append(i)
+        elif ch in ")]" and opened:
+            opened.pop()
+    return opened[0] if opened else None
+
+
 def trim_names(mentions: list[Mention], text: str) -> list[Mention]:
-    """Names without a leading lower-case "the" or a trailing possessive ("'s", "'")."""
+    """Names without a leading lower-case "the", a trailing possessive ("'s", "'") or a bracket
+    they do not close."""
     out = []
     for m in mentions:
         if m.label not in NAME_LABELS or m.source == "ruler":
@@ -91,6 +104,9 @@ def trim_names(mentions: list[Mention], text: str) -> list[Mention]:
         the = _THE_PREFIX.match(text, start, end)
         if the and the.end() < end:
             start = the.end()
+        cut = unclosed_bracket(text[start:end])
+        if cut:  # not at 0: a name that is all bracket stays as the model said
+            end = start + len(text[start:start + cut].rstrip())
         possessive = _POSSESSIVE.search(text, start, end)
         if possessive and possessive.start() > start:
             end = possessive.start()

@@ -136,6 +136,18 @@ def test_names_leave_out_a_leading_the_and_the_possessive() -> None:
         ("the 1990s", "DATE", "", "model")]
 
 
+def test_a_name_does_not_run_into_a_bracket_it_does_not_close() -> None:
+    """The model can take the acronym after a name into its span ("World Health Organisation
+    (WHO"): the name ends before the bracket, so the definition after it can be read."""
+    text = "Experts at the World Health Organisation (WHO) and the Kennedy Space Center (KSC) met."
+    got = trim_names([m("World Health Organisation (WHO", text, "ORG"),
+                      m("Kennedy Space Center (KSC)", text, "FAC"), m("(KSC", text, "ORG")], text)
+    assert decided(got) == [("World Health Organisation", "ORG", "", "model"),
+                            ("Kennedy Space Center (KSC)", "FAC", "", "model"),
+                            ("(KSC", "ORG", "", "model")]
+    assert all(text[x.start:x.end] == x.text for x in got)
+
+
 def test_ruler_wins_over_the_real_model(tmp_path) -> None:
     text = ("In this case, Putin has indicated to Xi that he is ready to talk to Kyiv, Menon "
             "added. \"Xi Jinping does not want that,\" he said.")
