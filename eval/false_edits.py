@@ -12,11 +12,9 @@ import difflib
 import json
 import sys
 from collections import Counter
-from pathlib import Path
 
+from eval.ner_gold import DATA
 from tasks.clean import clean_text, gather
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ner_gold" / "docs.jsonl"
 
 
 def words_changed(a: str, b: str) -> int:

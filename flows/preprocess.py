@@ -102,8 +102,9 @@ def _where(source: str) -> str:
 
 @flow(name="preprocess-batches", persist_result=False)
 def process_sources(settings: RunSettings, run: Run, sources: list[str],
-                    max_inflight: int) -> dict:
-    """Read, clean, annotate and publish every batch, under the output's lock."""
+                    max_inflight: int) -> tuple[dict, dict]:
+    """Read, clean, annotate and publish every batch, under the output's lock. Returns the
+    run's row (as recorded) and its counts."""
     logger = get_run_logger()
     started_at = datetime.now(UTC)
     out_path = run.output  # a folder or s3://bucket/prefix: the store resolves it
@@ -195,33 +196,28 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
                 write_run(out_path, run_row(status, message))
             except OSError:
                 logger.exception("could not record the run in %s/runs", run.output)
-    return {"status": status, "message": message, "row": run_row(status, message),
-            **progress.counts()}
+    return run_row(status, message), progress.counts()
 
 
-def index_and_report(run: Run, outcome: dict) -> dict:
-    """The corpus's entity index and this run's report, built from the published tables once
-    the batches' workers have exited, so the index's memory does not add to theirs. Under the
-    output's lock; a failure is recorded in the run's row (its message), it does not fail the
-    run: the tables are published. The row's ``finished_at`` is when this is done."""
+def index_and_report(run: Run, row: dict, counts: dict) -> str | None:
+    """The corpus's entity index and this run's report (its path), built from the published
+    tables once the batches' workers have exited, so the index's memory does not add to theirs.
+    Under the output's lock; a failure is recorded in the run's row (its message), it does not
+    fail the run: the tables are published. The row's ``finished_at`` is when this is done."""
     logger = get_run_logger()
-    row = outcome.pop("row")
-    outcome["report"] = None
+    report = None
     with output_lock(run.output):
         try:
-            if outcome["documents"]:
+            if counts["documents"]:
                 write_entity_index(run.output)
-            counts = {k: v for k, v in outcome.items() if k not in ("status", "message", "report")}
-            outcome["report"] = str(write_report(run.output, run.run_id, outcome["status"],
-                                                 counts))
-            logger.info("report: %s", outcome["report"])
+            report = str(write_report(run.output, run.run_id, row["status"], counts))
+            logger.info("report: %s", report)
         except Exception as exc:
             logger.exception("the entity index or the report could not be written")
-            outcome["message"] = row["message"] = (
-                f"tables published; index/report failed: {type(exc).__name__}: {exc}")
+            row["message"] = f"tables published; index/report failed: {type(exc).__name__}: {exc}"
         row["finished_at"] = datetime.now(UTC)
         write_run(run.output, row)
-    return outcome
+    return report
 
 
 # In-process runs ("thread") submit their batches to the flow's own runner, one at a time.
@@ -252,15 +248,13 @@ def preprocess(**values: object) -> dict:
     with workers_share_this_api(), subflows_beat_with_their_parent():
         # a batch in hand for each worker and one ready: more only holds memory
         if chosen == "thread":  # here, on this flow's runner: no subflow to start and end
-            counts = process_sources.fn(settings, run, sources, n_workers + 1)
+            row, counts = process_sources.fn(settings, run, sources, n_workers + 1)
         else:  # a subflow, to run on the chosen task runner
             task_runner = make_task_runner(chosen, n_workers, settings.dask_address)
-            counts = process_sources.with_options(task_runner=task_runner)(
+            row, counts = process_sources.with_options(task_runner=task_runner)(
                 settings, run, sources, n_workers + 1)
-    counts = index_and_report(run, counts)
-    status = counts.pop("status")
-    counts.pop("message", None)
-    report = counts.pop("report", None)
+    report = index_and_report(run, row, counts)
+    status = row["status"]
     summary = {"run_id": run.run_id, "status": status, "output": run.output, "report": report,
                **counts}
     publish_summary(run.run_id, status, counts, run.output, report)

@@ -328,8 +328,13 @@ def _definitions(mentions: pa.Table, documents: pa.Table) -> dict[tuple[str, str
     """(acronym letters, canonical) -> the documents whose clean text defines that name as that
     acronym, from the mentions (doc_id, run_id, canonical, start_char, end_char) of one version
     of each document."""
-    texts = {(d, r): t for d, r, t in zip(*(documents.column(c).to_pylist()
-                                            for c in ("doc_id", "run_id", "clean_text"))) if t}
+    import pyarrow.compute as pc
+
+    with_text = documents.filter(pc.is_valid(documents.column("clean_text")))
+    texts = {(d, r): t for d, r, t in zip(*(with_text.column(c).to_pylist()
+                                            for c in ("doc_id", "run_id", "clean_text")))}
+    # only the mentions of documents with a text reach Python (a few in a large corpus)
+    mentions = mentions.filter(pc.is_in(mentions.column("doc_id"), with_text.column("doc_id")))
     spans: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
     for d, r, c, start, end in zip(*(mentions.column(c).to_pylist() for c in (
             "doc_id", "run_id", "canonical", "start_char", "end_char"))):
