@@ -19,9 +19,11 @@ import re
 from collections import Counter, defaultdict
 
 _WORD = re.compile(r"[^\W\d_]+")
-# two letters side by side that are not lower case (a superset of what a run needs, at C speed)
-_TWO_CAPITALS = re.compile(r"[^\W\d_a-z\u00df-\u00ff]{2}")
 _GAP = re.compile(r"[^\w\n]{1,4}")  # what may stand between two words of one run: ", ", " "
+# Two letters that are not lower case, a gap, two more: every run has this where its first two
+# words meet, so a text without it has no run (found at C speed; most texts have none).
+_TWO_CAPS_WORDS = re.compile(r"[^\W\d_a-z\u00df-\u00ff]{2}" + _GAP.pattern
+                             + r"[^\W\d_a-z\u00df-\u00ff]{2}")
 
 
 def _caps_runs(text: str) -> list[list[re.Match[str]]]:
@@ -45,7 +47,7 @@ def _caps_runs(text: str) -> list[list[re.Match[str]]]:
 
 def readable_case(text: str) -> str:
     """``text`` with its runs of ALL-CAPS words re-cased (same length, same offsets)."""
-    runs = _caps_runs(text) if _TWO_CAPITALS.search(text) else []
+    runs = _caps_runs(text) if _TWO_CAPS_WORDS.search(text) else []
     if not runs:
         return text
     in_runs = {w.start() for run in runs for w in run}

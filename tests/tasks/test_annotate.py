@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tasks.annotate import (
     DEFAULT_MODEL,
@@ -10,6 +12,7 @@ from tasks.annotate import (
     model_version,
     pieces,
     read_entity_patterns,
+    sentence_spans,
 )
 from tasks.batch import Batch, incoming_table
 from tasks.clean import CleanConfig, cleaner_version
@@ -35,11 +38,69 @@ def test_pieces_of_one_endless_word() -> None:
 def test_model_version_and_pipeline() -> None:
     assert model_version(DEFAULT_MODEL) == f"{DEFAULT_MODEL}==3.8.0"
     nlp = load_pipeline(DEFAULT_MODEL)
-    assert "ner" in nlp.pipe_names and "sentencizer" in nlp.pipe_names
+    assert "ner" in nlp.pipe_names
     assert "parser" not in nlp.pipe_names and "tagger" not in nlp.pipe_names
     doc = nlp("Ursula Meyer flew to Berlin on Monday. She met officials there.")
     assert [e.label_ for e in doc.ents][:1] == ["PERSON"]
-    assert len(list(doc.sents)) == 2
+    assert sentence_spans(doc) == [(0, 38), (39, 63)]
+
+
+SENTENCE_CASES = [
+    "",
+    "   ",
+    "No end at all",
+    "One. Two! Three? Four",
+    "...leading dots. Then words.",
+    "He said \"Stop.\" Then he left.",
+    "Prices rose 2.5% in Jan. and Feb. according to the U.S. Census Bureau.",
+    "Wait!!! What?! Really?!? Yes.",
+    "Line one.\n\nLine two\nwithout end\n\n\n",
+    "A list: (a) first; (b) second. - Dash item. \u2014 Em dash.",
+    "Ellipsis\u2026 then more. Full stop\u3002 Japanese style\uff01 end",
+    "End with space. ",
+    "Quote ends.\u201d Next one starts.",
+    ". . .",
+    "!?",
+]
+
+
+@pytest.mark.parametrize("text", SENTENCE_CASES)
+def test_sentence_spans_are_the_sentencizers(text: str) -> None:
+    """The array computation gives exactly the sentences spaCy's sentencizer sets."""
+    from spacy.pipeline import Sentencizer
+
+    doc = load_pipeline(DEFAULT_MODEL)(text)
+    ours = sentence_spans(doc)
+    theirs = [(s.start_char, s.end_char) for s in Sentencizer()(doc).sents]
+    assert ours == theirs
+
+
+def test_sentence_spans_match_the_sentencizer_on_the_sample() -> None:
+    from spacy.pipeline import Sentencizer
+
+    from tasks.ingest import find_sources, read_sources
+    from tests.conftest import REPO
+
+    texts = [d.raw_text for d in read_sources(find_sources(str(REPO / "data" / "raw")))
+             if isinstance(d, Document)]
+    nlp = load_pipeline(DEFAULT_MODEL)
+    n = 0
+    for doc in nlp.pipe(texts):
+        ours = sentence_spans(doc)
+        assert ours == [(s.start_char, s.end_char) for s in Sentencizer()(doc).sents]
+        n += len(ours)
+    assert n > 100  # the sample has many sentences: the comparison compared something
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["Word", "word", "U.S.", "3.5", " ", "  ", "\n", "\n\n", ".",
+                                 "!", "?", "...", "\"", "'", "(", ")", "-", "\u2026", "\u3002",
+                                 ",", ";", "Dr.", "e.g."]), max_size=40).map("".join))
+def test_sentence_spans_are_the_sentencizers_on_any_text(text: str) -> None:
+    from spacy.pipeline import Sentencizer
+
+    doc = load_pipeline(DEFAULT_MODEL).make_doc(text)
+    assert sentence_spans(doc) == [(s.start_char, s.end_char) for s in Sentencizer()(doc).sents]
 
 
 def test_unknown_model_names_the_installed_ones() -> None:
@@ -81,7 +142,7 @@ def test_example_patterns_load_and_version() -> None:
     example = str(REPO / "config" / "entity_patterns.example.jsonl")
     assert "+patterns:" in model_version(DEFAULT_MODEL, example)
     nlp = load_pipeline(DEFAULT_MODEL, example)
-    assert nlp.pipe_names[-3:] == ["mtclean_model_ents", "entity_ruler", "sentencizer"]
+    assert nlp.pipe_names[-2:] == ["mtclean_model_ents", "entity_ruler"]
     ents = nlp("KYIV, March 3 - Zelenskyy spoke.").ents
     assert [(e.text, e.label_) for e in ents] == [
         ("KYIV", "GPE"), ("March 3", "DATE"), ("Zelenskyy", "PERSON")]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tasks.casing import readable_case
+from tasks.casing import _TWO_CAPS_WORDS, _caps_runs, readable_case
 
 
 @pytest.mark.parametrize(("text", "readable"), [
@@ -36,3 +38,13 @@ def test_same_length_whatever_the_letters() -> None:
     out = readable_case(text)
     assert len(out) == len(text)
     assert out.lower() == text.lower()
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["KYIV", "UN", "A", "Zelensky", "talks", "ÉTÉ", "ÆØ", "ß",
+                                 "Ünal", "ЖУК", "3", " ", ", ", " \u2014 ", "\n", "-", "..."]),
+                max_size=12).map("".join))
+def test_texts_the_quick_check_passes_over_have_no_run(text: str) -> None:
+    """The C-speed check that skips most texts never skips one with a run to re-case."""
+    if not _TWO_CAPS_WORDS.search(text):
+        assert _caps_runs(text) == []
