@@ -176,10 +176,17 @@ def resolve(mentions: list[Mention]) -> list[Mention]:
             form = parent[form]
         return form
 
+    # a longer form that begins (ends) with a short one has its first (last) word: looking
+    # there only keeps a long document's many names from comparing every pair of forms
+    by_edge: dict[tuple[int, str], list[tuple[str, ...]]] = defaultdict(list)
+    for form in by_form:
+        by_edge[0, form[0]].append(form)
+        by_edge[-1, form[-1]].append(form)
     for short in by_form:
         if any(len(w) < 2 for w in short) or all(w in NAME_PARTICLES for w in short):
             continue
-        longer = [f for f in by_form if len(f) > len(short)
+        near = dict.fromkeys(by_edge[0, short[0]] + by_edge[-1, short[-1]])
+        longer = [f for f in near if len(f) > len(short)
                   and (f[:len(short)] == short or f[-len(short):] == short)]
         # keep the longest names only: "Putin" of "Vladimir Putin" and "Vladimir V. Putin"
         maximal = [f for f in longer if not any(len(g) > len(f) and _contains(g, f)
