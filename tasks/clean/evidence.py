@@ -49,7 +49,7 @@ def _candidate_lines(text: str) -> set[str]:
 
 def _shingles(text: str) -> set[int]:
     words = [w.lower() for w in _WORD.findall(text)]
-    return {hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2)}
+    return set(map(hash, zip(words, words[1:], words[2:])))  # the hashes of the 3-grams
 
 
 def _stories(members: Sequence[int], texts: Sequence[str], line: str,
@@ -94,16 +94,40 @@ def doubled_names(texts: Sequence[str]) -> frozenset[str]:
     doubled: Counter[str] = Counter()
     for text in texts:
         doubled.update({m.group(1).lower() for m in _CAP_DOUBLE.finditer(text)})
+    candidates = [word for word, n in doubled.items() if n >= 2]
+    if not candidates:
+        return frozenset()
+    singles = {w: re.compile(rf"(?<![\w-]){re.escape(w)}(?![\w-])", re.I) for w in candidates}
+    present = _words_present(texts, singles)
     names = set()
-    for word, n in doubled.items():
-        if n < 2:
-            continue
-        single = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.I)
+    for word in candidates:
+        n, single = doubled[word], singles[word]
         pair = re.compile(rf"(?<![\w-]){re.escape(word)}[ \t]+{re.escape(word)}(?![\w-])", re.I)
-        n_single = sum(1 for t in texts if single.search(pair.sub(" ", t)))
+        # a word found single once its pairs are blanked out is found single in the text itself
+        # (a pair starts and ends next to a non-word character, as the word does): only the texts
+        # that hold it single are searched again
+        n_single = sum(1 for t, words in zip(texts, present) if word in words
+                       and single.search(pair.sub(" ", t)))
         if n > n_single:
             names.add(word)
     return frozenset(names)
+
+
+def _words_present(texts: Sequence[str], singles: dict[str, re.Pattern[str]]) -> list[set[str]]:
+    """For each text, the words of ``singles`` whose pattern matches somewhere in it. One scan of
+    each text for all the words finds every position where one of them can start; each word's
+    own pattern then decides at those positions only."""
+    anywhere = re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, singles))})(?![\w-])", re.I)
+    present: list[set[str]] = []
+    for text in texts:
+        words: set[str] = set()
+        m = anywhere.search(text)
+        while m is not None:
+            p = m.start()
+            words.update(w for w, single in singles.items() if single.match(text, p))
+            m = anywhere.search(text, p + 1)  # from the next position: matches may overlap
+        present.append(words)
+    return present
 
 
 def gather(texts: Sequence[str]) -> BatchEvidence:
