@@ -6,7 +6,9 @@ import difflib
 import html
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator
+from itertools import accumulate
 
 import ftfy
 
@@ -43,9 +45,34 @@ _INVISIBLE = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u0
 _SURROGATE = re.compile("[\ud800-\udfff]+")
 
 
+class _Matcher(difflib.SequenceMatcher):
+    """difflib's matcher, its longest block found by substring search (at C speed) instead of its
+    per-character table. Without junk (none here, autojunk off) both give what difflib specifies:
+    the longest block of ``a[alo:ahi]`` in ``b[blo:bhi]``, earliest in ``a``, then in ``b``."""
+
+    def find_longest_match(self, alo: int = 0, ahi: int | None = None, blo: int = 0,
+                           bhi: int | None = None) -> difflib.Match:
+        a, b = self.a, self.b
+        ahi = len(a) if ahi is None else ahi
+        bhi = len(b) if bhi is None else bhi
+        within = b[blo:bhi]
+        size, at = 0, alo  # a block of ``size`` starts at ``at``; none is longer than ``most``
+        most = min(ahi - alo, bhi - blo)
+        while size < most:  # binary search: a block of k holds one of every shorter length
+            k = (size + most + 1) // 2
+            i = next((i for i in range(alo, ahi - k + 1) if a[i:i + k] in within), -1)
+            if i < 0:
+                most = k - 1
+            else:
+                size, at = k, i
+        if not size:
+            return difflib.Match(alo, blo, 0)
+        return difflib.Match(at, b.find(a[at:at + size], blo, bhi), size)
+
+
 def _diff_edits(old: str, new: str, offset: int, rule: str) -> Iterator[Edit]:
     """Minimal edits turning ``old`` into ``new`` (both short: a line or a word)."""
-    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    sm = _Matcher(None, old, new, autojunk=False)
     for op, i1, i2, j1, j2 in sm.get_opcodes():
         if op != "equal":
             yield Edit(offset + i1, offset + i2, new[j1:j2], rule)
@@ -56,6 +83,20 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
     for line in text.splitlines(keepends=True):
         yield pos, line
         pos += len(line)
+
+
+def _hinted_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, line) of each line that holds a ``_MOJIBAKE_HINT`` character, in order: found by
+    searching the whole text, not line by line."""
+    m = _MOJIBAKE_HINT.search(text)
+    if m is None:
+        return
+    lines = text.splitlines(keepends=True)
+    ends = list(accumulate(map(len, lines)))
+    while m is not None:
+        i = bisect_right(ends, m.start())  # the line that holds the hint
+        yield ends[i] - len(lines[i]), lines[i]
+        m = _MOJIBAKE_HINT.search(text, ends[i])
 
 
 def encoding(text: str) -> list[Edit]:
@@ -69,11 +110,10 @@ def encoding(text: str) -> list[Edit]:
         return edits
     # mojibake first: its C1 controls ("â€\x9d") are part of the bytes ftfy puts back together
     if not text.isascii():
-        for pos, line in _lines(text):
-            if _MOJIBAKE_HINT.search(line):
-                fixed = ftfy.fix_text(line, _FTFY)
-                if fixed != line:
-                    edits.extend(_diff_edits(line, fixed, pos, "encoding"))
+        for pos, line in _hinted_lines(text):
+            fixed = ftfy.fix_text(line, _FTFY)
+            if fixed != line:
+                edits.extend(_diff_edits(line, fixed, pos, "encoding"))
         if edits:
             return edits  # entities, invisible characters and NFC on the engine's next pass
     for m in _INVISIBLE.finditer(text):
@@ -82,7 +122,8 @@ def encoding(text: str) -> list[Edit]:
         value = html.unescape(m.group())
         if value != m.group():
             edits.append(Edit(m.start(), m.end(), value, "encoding"))
-    if edits or text.isascii():
+    # a text is NFC when each of its lines is: no line break composes or reorders with a mark
+    if edits or text.isascii() or unicodedata.is_normalized("NFC", text):
         return edits
     for pos, line in _lines(text):
         if not unicodedata.is_normalized("NFC", line):
