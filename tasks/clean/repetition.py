@@ -545,9 +545,8 @@ def _joined_for_checks(text: str) -> bytes:
 @lru_cache(maxsize=8)
 def _has_phrase_repeat(text: str, min_words: int, max_words: int) -> bool:
     words = _words_for_checks(text)
-    pairs = list(zip(words, words[1:]))
     for k in range(min_words, max_words + 1):
-        for i in compress(count(), map(eq, pairs, pairs[k:])):
+        for i in compress(count(), map(eq, words, words[k:])):
             if words[i:i + k] == words[i + k:i + 2 * k]:
                 return True
     return False
