@@ -49,7 +49,8 @@ def _candidate_lines(text: str) -> set[str]:
 
 
 def _shingles(text: str) -> set[int]:
-    words = [w.lower() for w in _WORD.findall(text)]
+    # one lower() for all the words: no word holds a space, and a space ends a word's context
+    words = " ".join(_WORD.findall(text)).lower().split(" ")
     return set(map(hash, zip(words, words[1:], words[2:])))  # the hashes of the 3-grams
 
 

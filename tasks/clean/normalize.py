@@ -135,7 +135,11 @@ def encoding(text: str) -> list[Edit]:
 _ODD = "\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 _ODD_CHAR = re.compile(f"[{_ODD}]")
 # (single spaces, the common case, are not matched at all: that is most of the speed)
-_SPACE_RUN = re.compile(f"(?<=\\S)(?: {{2,}}| *[{_ODD}][ {_ODD}]*)(?=\\S)")
+# The matches of (?<=\S)(?: {2,}| *[ODD][ ODD]*)(?=\S), written to start with the space or odd
+# character they start with (searched for at C speed) and the lookbehinds after it: after a
+# space, two or more spaces or spaces then an odd one; after an odd one, any more of either.
+_SPACE_RUN = re.compile(f"[ {_ODD}](?<=\\S[ {_ODD}])"
+                        f"(?:(?<= )(?: +| *[{_ODD}][ {_ODD}]*)|(?<=[{_ODD}])[ {_ODD}]*)(?=\\S)")
 _TRAILING = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\n|\Z)")
 _LEADING = re.compile(r"^[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\S)", re.M)
 _BLANK_LINES = re.compile(r"\n{3,}")
