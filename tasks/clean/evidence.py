@@ -115,13 +115,24 @@ def doubled_names(texts: Sequence[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+# The characters, besides an ASCII letter's two cases, that re.I matches to an ASCII letter ("ı",
+# "ſ", the Kelvin sign), and "İ", the one character that lower() makes two.
+_CASE_EXTRAS = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
 def _words_present(texts: Sequence[str], singles: dict[str, re.Pattern[str]]) -> list[set[str]]:
-    """For each text, the words of ``singles`` whose pattern matches somewhere in it. One scan of
-    each text for all the words finds every position where one of them can start; each word's
-    own pattern then decides at those positions only."""
+    """For each text, the words of ``singles`` whose pattern matches somewhere in it. Each word's
+    own pattern decides, at the positions where the word can start: found in the lower-case text
+    (an ASCII word in a text without ``_CASE_EXTRAS``), or else by one scan for all the words."""
     anywhere = re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, singles))})(?![\w-])", re.I)
+    ascii_words = all(w.isascii() for w in singles)
     present: list[set[str]] = []
     for text in texts:
+        if ascii_words and not _CASE_EXTRAS.search(text):
+            low = text.lower()  # same length, and an ASCII word matches where it holds the word
+            present.append({w for w, single in singles.items()
+                            if w in low and _found(text, low, w, single)})
+            continue
         words: set[str] = set()
         m = anywhere.search(text)
         while m is not None:
@@ -130,6 +141,16 @@ def _words_present(texts: Sequence[str], singles: dict[str, re.Pattern[str]]) ->
             m = anywhere.search(text, p + 1)  # from the next position: matches may overlap
         present.append(words)
     return present
+
+
+def _found(text: str, low: str, word: str, single: re.Pattern[str]) -> bool:
+    """Does ``single`` match at one of the places where ``low`` holds ``word``?"""
+    p = low.find(word)
+    while p >= 0:
+        if single.match(text, p):
+            return True
+        p = low.find(word, p + 1)
+    return False
 
 
 def gather(texts: Sequence[str]) -> BatchEvidence:
