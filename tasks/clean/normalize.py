@@ -8,6 +8,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Iterator
+from functools import lru_cache
 from itertools import accumulate
 
 import ftfy
@@ -85,6 +86,11 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
         pos += len(line)
 
 
+@lru_cache(maxsize=1024)  # a line is looked at again on each pass, and recurs across documents
+def _fix_line(line: str) -> str:
+    return ftfy.fix_text(line, _FTFY)
+
+
 def _hinted_lines(text: str) -> Iterator[tuple[int, str]]:
     """(offset, line) of each line that holds a ``_MOJIBAKE_HINT`` character, in order: found by
     searching the whole text, not line by line."""
@@ -111,7 +117,7 @@ def encoding(text: str) -> list[Edit]:
     # mojibake first: its C1 controls ("â€\x9d") are part of the bytes ftfy puts back together
     if not text.isascii():
         for pos, line in _hinted_lines(text):
-            fixed = ftfy.fix_text(line, _FTFY)
+            fixed = _fix_line(line)
             if fixed != line:
                 edits.extend(_diff_edits(line, fixed, pos, "encoding"))
         if edits:
