@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from itertools import compress, count, repeat
-from operator import contains, eq
+from operator import eq
 from typing import TYPE_CHECKING
 
 from tasks.clean.engine import Edit, Flag
@@ -155,14 +155,20 @@ def _hyphen_windows(text: str) -> list[tuple[int, int]]:
     """Spans around hyphenated tokens where a part repeats a part or a neighbour ("XR-XR",
     "state state-owned"): the only places the backtracking hyphen patterns can match."""
     keys: set[str] = set()
-    words = _words_for_checks(text)
-    for i in compress(count(), map(contains, words, repeat(b"-"))):  # the hyphenated tokens
-        parts = words[i].split(b"-")
-        prev = words[i - 1] if i else b""
-        nxt = words[i + 1] if i + 1 < len(words) else b""
+    joined = _joined_for_checks(text)
+    p = joined.find(b"-")
+    while p >= 0:
+        s = joined.rfind(b" ", 0, p) + 1
+        e = joined.find(b" ", p)
+        e = len(joined) if e < 0 else e
+        parts = joined[s:e].split(b"-")
+        prev = joined[joined.rfind(b" ", 0, max(s - 1, 0)) + 1:max(s - 1, 0)]
+        nxt_end = joined.find(b" ", e + 1)
+        nxt = joined[e + 1:len(joined) if nxt_end < 0 else nxt_end]
         if (any(a and a == b for a, b in zip(parts, parts[1:])) or (parts[0] and parts[0] == prev)
                 or (parts[-1] and parts[-1] == nxt)):
-            keys.add(words[i].decode("utf-8", "surrogatepass"))
+            keys.add(joined[s:e].decode("utf-8", "surrogatepass"))
+        p = joined.find(b"-", e)
     if not keys:
         return []
     low = _lower(text)
