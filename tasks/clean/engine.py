@@ -185,13 +185,13 @@ class _Alignment:
         """Raw span covering current ``[start, end)``."""
         src = self.src
         copied = np.flatnonzero(src[start:end] >= 0)
+        if len(copied):  # the span's own copied characters bound it: no look outside it
+            lo = int(src[start + copied[0]])
+            return lo, max(lo, int(src[start + copied[-1]]) + 1)
         before = np.flatnonzero(src[:start] >= 0)
         after = np.flatnonzero(src[end:] >= 0)
         lo = int(src[before[-1]]) + 1 if len(before) else 0
         hi = int(src[end + after[0]]) if len(after) else raw_len
-        if len(copied):
-            lo = int(src[start + copied[0]])
-            hi = int(src[start + copied[-1]]) + 1
         return lo, max(lo, hi)
 
     def apply(self, text: str, edits: list[Edit]) -> str:
