@@ -105,12 +105,21 @@ def _hinted_lines(text: str) -> Iterator[tuple[int, str]]:
         m = _MOJIBAKE_HINT.search(text, ends[i])
 
 
+def _utf8_encodes(text: str) -> bool:
+    """UTF-8 refuses a lone surrogate and nothing else: a text it encodes has none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def encoding(text: str) -> list[Edit]:
     """Mojibake (via ftfy), HTML entities, control and zero-width characters, NFC."""
     if text.isascii() and "&" not in text and not _INVISIBLE.search(text):
         return []
     edits: list[Edit] = []
-    for m in _SURROGATE.finditer(text):
+    for m in _SURROGATE.finditer(text) if not _utf8_encodes(text) else ():
         edits.append(Edit(m.start(), m.end(), "\ufffd", "encoding"))
     if edits:
         return edits
@@ -122,7 +131,8 @@ def encoding(text: str) -> list[Edit]:
                 edits.extend(_diff_edits(line, fixed, pos, "encoding"))
         if edits:
             return edits  # entities, invisible characters and NFC on the engine's next pass
-    for m in _INVISIBLE.finditer(text):
+    # each _INVISIBLE character is unprintable (a control or format character, or U+FFFE)
+    for m in _INVISIBLE.finditer(text) if not all(map(str.isprintable, text.split("\n"))) else ():
         edits.append(Edit(m.start(), m.end(), "", "encoding"))
     for m in _HTML_ENTITY.finditer(text):
         value = html.unescape(m.group())
@@ -171,7 +181,7 @@ def whitespace(text: str) -> list[Edit]:
         for m in _SPACE_RUN.finditer(text):
             if m.group() != " ":
                 edits.append(Edit(m.start(), m.end(), " ", "whitespace"))
-    for m in _BLANK_LINES.finditer(text):
+    for m in _BLANK_LINES.finditer(text) if "\n\n\n" in text else ():  # what it matches
         edits.append(Edit(m.start() + 2, m.end(), "", "whitespace"))
     return _drop_overlaps(edits)
 
