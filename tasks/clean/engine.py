@@ -185,13 +185,13 @@ class _Alignment:
         """Raw span covering current ``[start, end)``."""
         src = self.src
         copied = np.flatnonzero(src[start:end] >= 0)
+        if len(copied):  # the span's own copied characters bound it: no look outside it
+            lo = int(src[start + copied[0]])
+            return lo, max(lo, int(src[start + copied[-1]]) + 1)
         before = np.flatnonzero(src[:start] >= 0)
         after = np.flatnonzero(src[end:] >= 0)
         lo = int(src[before[-1]]) + 1 if len(before) else 0
         hi = int(src[end + after[0]]) if len(after) else raw_len
-        if len(copied):
-            lo = int(src[start + copied[0]])
-            hi = int(src[start + copied[-1]]) + 1
         return lo, max(lo, hi)
 
     def apply(self, text: str, edits: list[Edit]) -> str:
@@ -240,10 +240,16 @@ class _Alignment:
         return [e for e in out if e.before != e.after]
 
     def _edit(self, raw: str, clean: str, r0: int, r1: int, c0: int, c1: int) -> AppliedEdit:
-        votes = Counter(self.del_rule[r0:r1].tolist()) + Counter(self.ins_rule[c0:c1].tolist())
-        votes.pop(0, None)
-        # the edit that changed most characters names the rule; ties go to the later edit
-        oid = max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0] if votes else 1
+        ids = self.del_rule[r0:r1].tolist() + self.ins_rule[c0:c1].tolist()
+        named = set(ids)
+        named.discard(0)
+        if len(named) == 1:  # one edit made all of it (the usual case): no votes to count
+            oid = named.pop()
+        else:
+            votes = Counter(ids)
+            votes.pop(0, None)
+            # the edit that changed most characters names the rule; ties go to the later edit
+            oid = max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0] if votes else 1
         rule, reason = self.origins[oid]
         return AppliedEdit(rule, r0, r1, c0, c1, raw[r0:r1], clean[c0:c1], reason)
 
@@ -259,6 +265,8 @@ def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
             continue
         for _ in range(rule.passes):
             proposals = list(rule.propose(text))
+            if not proposals:  # the text is stable under this rule: no further pass can differ
+                break
             edits = [p for p in proposals if isinstance(p, Edit)]
             for f in proposals:
                 if isinstance(f, Flag):

@@ -22,7 +22,8 @@ SAME_STORY = 0.5
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)?")
 _TERMINAL = re.compile(r"[.!?:;,\u2026\"\u201d\u2019)\u2014\u2013-]\s*$")
 _DATELINE = re.compile(r"^[A-Z][A-Z .'\u2019-]{2,},")  # "OSLO, Norway (Wire) —"
-_CAP_DOUBLE = re.compile(r"(?<![\w'\u2019-])([A-Z][^\W\d_]+)[ \t]+(\1)(?![\w-])")
+# (the lookbehind is written after the capital, the same test: searched for at C speed)
+_CAP_DOUBLE = re.compile(r"([A-Z](?<![\w'\u2019-][A-Z])[^\W\d_]+)[ \t]+(\1)(?![\w-])")
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ def _candidate_lines(text: str) -> set[str]:
 
 
 def _shingles(text: str) -> set[int]:
-    words = [w.lower() for w in _WORD.findall(text)]
-    return {hash((words[i], words[i + 1], words[i + 2])) for i in range(len(words) - 2)}
+    # one lower() for all the words: no word holds a space, and a space ends a word's context
+    words = " ".join(_WORD.findall(text)).lower().split(" ")
+    return set(map(hash, zip(words, words[1:], words[2:])))  # the hashes of the 3-grams
 
 
 def _stories(members: Sequence[int], texts: Sequence[str], line: str,
@@ -94,16 +96,61 @@ def doubled_names(texts: Sequence[str]) -> frozenset[str]:
     doubled: Counter[str] = Counter()
     for text in texts:
         doubled.update({m.group(1).lower() for m in _CAP_DOUBLE.finditer(text)})
+    candidates = [word for word, n in doubled.items() if n >= 2]
+    if not candidates:
+        return frozenset()
+    singles = {w: re.compile(rf"(?<![\w-]){re.escape(w)}(?![\w-])", re.I) for w in candidates}
+    present = _words_present(texts, singles)
     names = set()
-    for word, n in doubled.items():
-        if n < 2:
-            continue
-        single = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.I)
+    for word in candidates:
+        n, single = doubled[word], singles[word]
         pair = re.compile(rf"(?<![\w-]){re.escape(word)}[ \t]+{re.escape(word)}(?![\w-])", re.I)
-        n_single = sum(1 for t in texts if single.search(pair.sub(" ", t)))
+        # a word found single once its pairs are blanked out is found single in the text itself
+        # (a pair starts and ends next to a non-word character, as the word does): only the texts
+        # that hold it single are searched again
+        n_single = sum(1 for t, words in zip(texts, present) if word in words
+                       and single.search(pair.sub(" ", t)))
         if n > n_single:
             names.add(word)
     return frozenset(names)
+
+
+# The characters, besides an ASCII letter's two cases, that re.I matches to an ASCII letter ("ı",
+# "ſ", the Kelvin sign), and "İ", the one character that lower() makes two.
+_CASE_EXTRAS = re.compile("[\u0130\u0131\u017f\u212a]")
+
+
+def _words_present(texts: Sequence[str], singles: dict[str, re.Pattern[str]]) -> list[set[str]]:
+    """For each text, the words of ``singles`` whose pattern matches somewhere in it. Each word's
+    own pattern decides, at the positions where the word can start: found in the lower-case text
+    (an ASCII word in a text without ``_CASE_EXTRAS``), or else by one scan for all the words."""
+    anywhere = re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, singles))})(?![\w-])", re.I)
+    ascii_words = all(w.isascii() for w in singles)
+    present: list[set[str]] = []
+    for text in texts:
+        if ascii_words and not _CASE_EXTRAS.search(text):
+            low = text.lower()  # same length, and an ASCII word matches where it holds the word
+            present.append({w for w, single in singles.items()
+                            if w in low and _found(text, low, w, single)})
+            continue
+        words: set[str] = set()
+        m = anywhere.search(text)
+        while m is not None:
+            p = m.start()
+            words.update(w for w, single in singles.items() if single.match(text, p))
+            m = anywhere.search(text, p + 1)  # from the next position: matches may overlap
+        present.append(words)
+    return present
+
+
+def _found(text: str, low: str, word: str, single: re.Pattern[str]) -> bool:
+    """Does ``single`` match at one of the places where ``low`` holds ``word``?"""
+    p = low.find(word)
+    while p >= 0:
+        if single.match(text, p):
+            return True
+        p = low.find(word, p + 1)
+    return False
 
 
 def gather(texts: Sequence[str]) -> BatchEvidence:

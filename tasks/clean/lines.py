@@ -102,9 +102,9 @@ class BoilerplateLine:
             # one word in common with six or more is chance ("month", "across"), not a topic
             # a headline of another story is a clause ("Zoo welcomes rare twin pandas"); a line
             # with no verb is more likely the article's own sub-heading ("Early life and academic
-            # career"): flagged at most
-            if _has_verb(line) and ((common == 0 and len(content) >= 3)
-                                    or (common == 1 and len(content) >= 6)):
+            # career"): flagged at most (the tagger asked last: most lines share words)
+            if ((common == 0 and len(content) >= 3)
+                    or (common == 1 and len(content) >= 6)) and _has_verb(line):
                 out.append(Edit(*_removal(text, s, e), "", "boilerplate_line",
                                 f"a title-like line between paragraphs; {common} of its "
                                 f"{len(content)} content words occur elsewhere in the article: "

@@ -6,7 +6,10 @@ import difflib
 import html
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterator
+from functools import lru_cache
+from itertools import accumulate
 
 import ftfy
 
@@ -43,9 +46,34 @@ _INVISIBLE = re.compile("[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u0
 _SURROGATE = re.compile("[\ud800-\udfff]+")
 
 
+class _Matcher(difflib.SequenceMatcher):
+    """difflib's matcher, its longest block found by substring search (at C speed) instead of its
+    per-character table. Without junk (none here, autojunk off) both give what difflib specifies:
+    the longest block of ``a[alo:ahi]`` in ``b[blo:bhi]``, earliest in ``a``, then in ``b``."""
+
+    def find_longest_match(self, alo: int = 0, ahi: int | None = None, blo: int = 0,
+                           bhi: int | None = None) -> difflib.Match:
+        a, b = self.a, self.b
+        ahi = len(a) if ahi is None else ahi
+        bhi = len(b) if bhi is None else bhi
+        within = b[blo:bhi]
+        size, at = 0, alo  # a block of ``size`` starts at ``at``; none is longer than ``most``
+        most = min(ahi - alo, bhi - blo)
+        while size < most:  # binary search: a block of k holds one of every shorter length
+            k = (size + most + 1) // 2
+            i = next((i for i in range(alo, ahi - k + 1) if a[i:i + k] in within), -1)
+            if i < 0:
+                most = k - 1
+            else:
+                size, at = k, i
+        if not size:
+            return difflib.Match(alo, blo, 0)
+        return difflib.Match(at, b.find(a[at:at + size], blo, bhi), size)
+
+
 def _diff_edits(old: str, new: str, offset: int, rule: str) -> Iterator[Edit]:
     """Minimal edits turning ``old`` into ``new`` (both short: a line or a word)."""
-    sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    sm = _Matcher(None, old, new, autojunk=False)
     for op, i1, i2, j1, j2 in sm.get_opcodes():
         if op != "equal":
             yield Edit(offset + i1, offset + i2, new[j1:j2], rule)
@@ -58,31 +86,60 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
         pos += len(line)
 
 
+@lru_cache(maxsize=1024)  # a line is looked at again on each pass, and recurs across documents
+def _fix_line(line: str) -> str:
+    return ftfy.fix_text(line, _FTFY)
+
+
+def _hinted_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(offset, line) of each line that holds a ``_MOJIBAKE_HINT`` character, in order: found by
+    searching the whole text, not line by line."""
+    m = _MOJIBAKE_HINT.search(text)
+    if m is None:
+        return
+    lines = text.splitlines(keepends=True)
+    ends = list(accumulate(map(len, lines)))
+    while m is not None:
+        i = bisect_right(ends, m.start())  # the line that holds the hint
+        yield ends[i] - len(lines[i]), lines[i]
+        m = _MOJIBAKE_HINT.search(text, ends[i])
+
+
+def _utf8_encodes(text: str) -> bool:
+    """UTF-8 refuses a lone surrogate and nothing else: a text it encodes has none."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def encoding(text: str) -> list[Edit]:
     """Mojibake (via ftfy), HTML entities, control and zero-width characters, NFC."""
     if text.isascii() and "&" not in text and not _INVISIBLE.search(text):
         return []
     edits: list[Edit] = []
-    for m in _SURROGATE.finditer(text):
+    for m in _SURROGATE.finditer(text) if not _utf8_encodes(text) else ():
         edits.append(Edit(m.start(), m.end(), "\ufffd", "encoding"))
     if edits:
         return edits
     # mojibake first: its C1 controls ("â€\x9d") are part of the bytes ftfy puts back together
     if not text.isascii():
-        for pos, line in _lines(text):
-            if _MOJIBAKE_HINT.search(line):
-                fixed = ftfy.fix_text(line, _FTFY)
-                if fixed != line:
-                    edits.extend(_diff_edits(line, fixed, pos, "encoding"))
+        for pos, line in _hinted_lines(text):
+            fixed = _fix_line(line)
+            if fixed != line:
+                edits.extend(_diff_edits(line, fixed, pos, "encoding"))
         if edits:
             return edits  # entities, invisible characters and NFC on the engine's next pass
-    for m in _INVISIBLE.finditer(text):
+    # each _INVISIBLE character is unprintable (a control or format character, or U+FFFE)
+    for m in _INVISIBLE.finditer(text) if not all(map(str.isprintable, text.split("\n"))) else ():
         edits.append(Edit(m.start(), m.end(), "", "encoding"))
     for m in _HTML_ENTITY.finditer(text):
         value = html.unescape(m.group())
         if value != m.group():
             edits.append(Edit(m.start(), m.end(), value, "encoding"))
-    if edits or text.isascii():
+    # a text is NFC when each of its lines is: no line break composes or reorders with a mark
+    if edits or text.isascii() or unicodedata.is_normalized("NFC", text):
         return edits
     for pos, line in _lines(text):
         if not unicodedata.is_normalized("NFC", line):
@@ -94,7 +151,11 @@ def encoding(text: str) -> list[Edit]:
 _ODD = "\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 _ODD_CHAR = re.compile(f"[{_ODD}]")
 # (single spaces, the common case, are not matched at all: that is most of the speed)
-_SPACE_RUN = re.compile(f"(?<=\\S)(?: {{2,}}| *[{_ODD}][ {_ODD}]*)(?=\\S)")
+# The matches of (?<=\S)(?: {2,}| *[ODD][ ODD]*)(?=\S), written to start with the space or odd
+# character they start with (searched for at C speed) and the lookbehinds after it: after a
+# space, two or more spaces or spaces then an odd one; after an odd one, any more of either.
+_SPACE_RUN = re.compile(f"[ {_ODD}](?<=\\S[ {_ODD}])"
+                        f"(?:(?<= )(?: +| *[{_ODD}][ {_ODD}]*)|(?<=[{_ODD}])[ {_ODD}]*)(?=\\S)")
 _TRAILING = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\n|\Z)")
 _LEADING = re.compile(r"^[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+(?=\S)", re.M)
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -120,7 +181,7 @@ def whitespace(text: str) -> list[Edit]:
         for m in _SPACE_RUN.finditer(text):
             if m.group() != " ":
                 edits.append(Edit(m.start(), m.end(), " ", "whitespace"))
-    for m in _BLANK_LINES.finditer(text):
+    for m in _BLANK_LINES.finditer(text) if "\n\n\n" in text else ():  # what it matches
         edits.append(Edit(m.start() + 2, m.end(), "", "whitespace"))
     return _drop_overlaps(edits)
 

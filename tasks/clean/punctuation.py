@@ -11,8 +11,10 @@ from tasks.clean.registry import RuleSpec
 # not where the mark starts a number (" .5"), not at the start of a line.
 # Not before an apostrophe that starts a word ("the late ’90s", "rock ’n’ roll"): it is
 # an elision, not a closing quote.
+# (the lookbehind is written after the first space, the same test: a pattern that starts with a
+# space is searched for at C speed, one that starts with a lookbehind is not)
 _SPACE_BEFORE = re.compile(
-    r"(?<=[^\s])[ ]+(?=(?:[,;:!?)\]}\u201d]|\u2019(?![^\W_])|\.(?!\.|\d)))")
+    r"[ ](?<=[^\s][ ])[ ]*(?=(?:[,;:!?)\]}\u201d]|\u2019(?![^\W_])|\.(?!\.|\d)))")
 # A space after an opening bracket or curly opening quote: "( The" -> "(The".
 _SPACE_AFTER_OPEN = re.compile(r"(?:(?<=[(\[{])|(?<=[\s(]\u201c)|(?<=^\u201c))[ ]+(?=\S)", re.M)
 # "said.The" / "talks,the": a lower-case word, sentence punctuation, then a word (looked ahead
@@ -47,8 +49,9 @@ def punctuation_spacing(text: str) -> list[Edit]:
     def is_protected(pos: int) -> bool:
         nonlocal protected
         if protected is None:  # found only when needed: a scan for URLs is not cheap
+            # each _WEBLIKE match holds "://", "www." or "@"
             protected = [m.span() for m in _WEBLIKE.finditer(text)] if (
-                "@" in text or "/" in text or "www." in text) else []
+                "@" in text or "://" in text or "www." in text) else []
         return any(s <= pos < e for s, e in protected)
 
     for m in _SPACE_BEFORE.finditer(text):

@@ -237,14 +237,23 @@ def _context(text: str, m: re.Match[str]) -> _Context:
 
 _WORDS_BEFORE = re.compile(r"(?:\S+\s+){1,6}$")
 _WORDS_AFTER = re.compile(r"(?:\s+\S+){1,6}")
-_CLAUSE_BEFORE = re.compile(r"[^,;:.!?()\n\u201c\u201d\"]{0,60}$")
+_CLAUSE_MARKS = ",;:.!?()\n\u201c\u201d\""
+
+
+def _clause_before(text: str, start: int) -> str:
+    """The clause's text in the 60 characters before ``start``: what the regex
+    ``[^,;:.!?()\n\u201c\u201d"]{0,60}$`` finds there (its "$" also matches before a final
+    newline), found with rfind instead of trying the pattern at each of the 60 positions."""
+    seg = text[max(0, start - 60):start]
+    if seg.endswith("\n"):
+        seg = seg[:-1]
+    return seg[max(map(seg.rfind, _CLAUSE_MARKS)) + 1:]
 
 
 def _clause_opener(text: str, start: int, openers: frozenset[str], words: int) -> str | None:
     """The last of ``openers`` among the ``words`` words before ``start``, in the same clause:
     the word that opens a clause the double may close ("Who he is is", "whoever wins wins")."""
-    m = _CLAUSE_BEFORE.search(text, max(0, start - 60), start)
-    hit = [w for w in (m.group().lower().split()[-words:] if m else []) if w in openers]
+    hit = [w for w in _clause_before(text, start).lower().split()[-words:] if w in openers]
     return hit[-1] if hit else None
 
 
@@ -545,9 +554,8 @@ def _joined_for_checks(text: str) -> bytes:
 @lru_cache(maxsize=8)
 def _has_phrase_repeat(text: str, min_words: int, max_words: int) -> bool:
     words = _words_for_checks(text)
-    pairs = list(zip(words, words[1:]))
     for k in range(min_words, max_words + 1):
-        for i in compress(count(), map(eq, pairs, pairs[k:])):
+        for i in compress(count(), map(eq, words, words[k:])):
             if words[i:i + k] == words[i + k:i + 2 * k]:
                 return True
     return False
