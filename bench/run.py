@@ -5,8 +5,8 @@
     .venv/bin/python -m bench.run --sample --workers 2 [--server] # the 20 bundled documents
 
 The bare side is the real limit: ``nlp.pipe(texts, n_process=N)`` running only ``ner``, which
-is all the flow runs of the model (en_core_web_sm's ner has its own embedding; sentences come
-from a rule-based sentencizer). Prints throughput of both, their ratio by run time and by wall
+is all the flow runs of the model (en_core_web_sm's ner has its own embedding; the flow's
+sentences are the rule-based sentencizer's, computed from the doc's arrays). Prints throughput of both, their ratio by run time and by wall
 time of the whole process (imports, model load, and for the flow Prefect's API and workers),
 the peak memory (RSS and PSS) of each process tree, and the flow's time per stage. Both sides run in
 one invocation, one after the other, so the ratios are measured under the same machine load.
