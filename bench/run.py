@@ -6,10 +6,11 @@
 
 The bare side is the real limit: ``nlp.pipe(texts, n_process=N)`` running only ``ner``, which
 is all the flow runs of the model (en_core_web_sm's ner has its own embedding; the flow's
-sentences are the rule-based sentencizer's, computed from the doc's arrays). Prints throughput of both, their ratio by run time and by wall
-time of the whole process (imports, model load, and for the flow Prefect's API and workers),
-the peak memory (RSS and PSS) of each process tree, and the flow's time per stage. Both sides run in
-one invocation, one after the other, so the ratios are measured under the same machine load.
+sentences are the rule-based sentencizer's, computed from the doc's arrays). Prints throughput
+of both, their ratio by run time and by wall time of the whole process (imports, model load,
+and for the flow Prefect's API and workers), the peak memory (RSS and PSS) of each process tree,
+and the flow's time per stage. Both sides run in one invocation, one after the other, so the
+ratios are measured under the same machine load.
 With ``--server`` a Prefect server is started first (not timed), as deployments and CLI users
 run it; without it the flow starts Prefect's temporary server, as a first ``make run`` does.
 """

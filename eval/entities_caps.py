@@ -18,10 +18,6 @@ from tasks.annotate import DEFAULT_MODEL, load_pipeline
 from tasks.casing import readable_case
 
 
-def f1(pred: list, gold: list) -> float:
-    return prf(pred, gold)[2]
-
-
 def main() -> int:
     if not DATA.exists():
         print(f"{DATA} not found: this measure reads ../shared/data/ next to the project",
@@ -45,7 +41,7 @@ def main() -> int:
                 out += [(d["id"], x.start_char, x.end_char, MAP[x.label_]) for x in doc.ents
                         if x.label_ in MAP and x.end_char <= end]
         print(f"{name}: {n} documents, {len(gold)} names in their ALL-CAPS titles; exact-span F1: "
-              f"model alone {f1(alone, gold):.3f}, read re-cased {f1(recased, gold):.3f}")
+              f"model alone {prf(alone, gold)[2]:.3f}, read re-cased {prf(recased, gold)[2]:.3f}")
     return 0
 
 
