@@ -192,6 +192,15 @@ ENTITY_INDEX_V2 = _schema(
     "2",
 )
 
+# v3 adds ``grouping_version``: the release of the grouping (tasks/entity_groups.py) that decided
+# the row's entity. Each run updates the rows its documents touch (tasks/entity_index.py); after a
+# new grouping release, ``python -m tasks.entity_index --rebuild`` brings every row to it.
+ENTITY_INDEX_V3 = _schema(
+    [*ENTITY_INDEX_V2, pa.field("grouping_version", pa.string(), nullable=False)],
+    "entity_index",
+    "3",
+)
+
 TABLES: dict[str, pa.Schema] = {
     "documents": DOCUMENTS_V1,
     "edits": EDITS_V2,
@@ -200,7 +209,7 @@ TABLES: dict[str, pa.Schema] = {
     "entities": ENTITIES_V1,
     "rejects": REJECTS_V1,
     "runs": RUNS_V1,
-    "entity_index": ENTITY_INDEX_V2,
+    "entity_index": ENTITY_INDEX_V3,
     "sightings": SIGHTINGS_V1,
 }
 
@@ -236,4 +245,66 @@ CLEANED_V1 = _schema(
         pa.field("n_flags", pa.int32(), nullable=False),
     ],
     "cleaned",
+)
+
+# --- Internal: the output's derived state (store/state.py), never read by users -------------
+# What a run asks of the published tables, kept in buckets so that it reads only what its own
+# documents touch. Rebuilt from the tables at any time (python -m tasks.entity_index --rebuild).
+
+# Every recorded input: a document, a reject, a sighting (the skip check of a batch).
+STATE_IDS_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # documents | rejects | sightings
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("path", pa.string()),  # sightings: the file
+        pa.field("first_source", pa.string()),  # sightings: where the text was first seen
+        pa.field("cleaner_version", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+    ],
+    "state_ids",
+)
+
+# The names of each document's current version, with their mention counts.
+STATE_DOC_NAMES_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("processed_at", _TS, nullable=False),
+        pa.field("canonical", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("n_mentions", pa.int64(), nullable=False),
+    ],
+    "state_doc_names",
+)
+
+# One row per (canonical, label) ever mentioned: the index's columns, the documents of the
+# current versions that mention it (none: the name is kept for its first_seen, not published),
+# and the keys by which the grouping finds the names it could join (tasks/entity_index.py).
+STATE_NAMES_V1 = _schema(
+    [
+        *ENTITY_INDEX_V3,
+        pa.field("documents", pa.list_(pa.field("element", pa.string())), nullable=False),
+        pa.field("family", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),  # same-name key
+        pa.field("words_key", pa.string(), nullable=False),  # name_key: one-edit variants
+        pa.field("nwords", pa.int32(), nullable=False),
+        pa.field("first", pa.string(), nullable=False),
+        pa.field("last", pa.string(), nullable=False),  # last word (short forms)
+        pa.field("initials", pa.string()),
+        pa.field("letters", pa.string()),  # an acronym's letters
+        pa.field("exonym", pa.int32()),  # its line in tasks/exonyms.txt
+    ],
+    "state_names",
+)
+
+# Acronym definitions of the current versions (entity_groups.find_definitions).
+STATE_DEFINITIONS_V1 = _schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("letters", pa.string(), nullable=False),
+        pa.field("canonical", pa.string(), nullable=False),
+    ],
+    "state_definitions",
 )

@@ -94,3 +94,32 @@ def listing(loc: Location, path: str) -> list[pafs.FileInfo]:
     """The entries directly under ``path`` (none if it does not exist), by name."""
     selector = pafs.FileSelector(path, allow_not_found=True, recursive=False)
     return sorted(loc.fs.get_file_info(selector), key=lambda i: i.base_name)
+
+
+def write_parquet_stream(loc: Location, rel: str, schema: pa.Schema, tables) -> str:  # noqa: ANN001
+    """Write the tables of an iterable one after the other as one Parquet file, atomically
+    (local: aside, then renamed; object store: a multipart upload, visible when complete), in
+    memory bounded by one of them."""
+    dst = loc.path(rel)
+    if not loc.local:
+        with loc.fs.open_output_stream(dst) as fh, pq.ParquetWriter(
+                fh, schema, compression="zstd") as writer:
+            for table in tables:
+                writer.write_table(table.cast(schema))
+        return dst
+    tmp = loc.path(scratch(os.path.basename(rel)))
+    os.makedirs(os.path.dirname(tmp), exist_ok=True)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    try:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for table in tables:
+                writer.write_table(table.cast(schema))
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(os.path.dirname(dst))
+    return dst

@@ -65,6 +65,15 @@ def read_run_table(output: Output, name: str, run_id: str, columns: list[str] | 
     return dataset.to_table(columns=columns, filter=flt)
 
 
+def count_run_rows(output: Output, name: str, run_id: str) -> int:
+    """Rows of one run's partition of a table, from the files' footers."""
+    loc = location(output)
+    files = _files(loc, loc.path(run_partition(name, run_id)))
+    if not files:
+        return 0
+    return ds.dataset(files, format="parquet", filesystem=loc.fs).count_rows()
+
+
 @dataclass(frozen=True)
 class Published:
     """What earlier runs with these versions recorded, so that a rerun records nothing twice."""

@@ -32,8 +32,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from schemas.tables import ENTITY_INDEX_V2
-from tasks.entity_groups import Name, acronym_letters, find_definitions, group_names, initials
+from schemas.tables import ENTITY_INDEX_V3
+from tasks.entity_groups import (
+    GROUPING_RELEASE,
+    Name,
+    acronym_letters,
+    find_definitions,
+    group_names,
+    initials,
+)
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +277,7 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
     acronym can be defined: ``may_define``), the acronyms the texts define join their names.
     """
     if not entities.num_rows or not documents.num_rows:
-        return ENTITY_INDEX_V2.empty_table()
+        return ENTITY_INDEX_V3.empty_table()
     from store.read import latest_versions
 
     docs = documents.select(["doc_id", "run_id", "processed_at"])
@@ -309,9 +316,10 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
         "entity_canonical": [x.entity_canonical for x in ids],
         "entity_label": [x.entity_label for x in ids],
         "aliases": pa.array([list(x.aliases) for x in ids],
-                            ENTITY_INDEX_V2.field("aliases").type),
+                            ENTITY_INDEX_V3.field("aliases").type),
         "merge_evidence": [x.merge_evidence for x in ids],
-    }).cast(ENTITY_INDEX_V2)
+        "grouping_version": pa.array([GROUPING_RELEASE] * len(ids), pa.string()),
+    }).cast(ENTITY_INDEX_V3)
     return index.sort_by([("n_mentions", "descending"), ("canonical", "ascending"),
                           ("label", "ascending")])
 

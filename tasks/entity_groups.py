@@ -49,6 +49,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+# The grouping's release, recorded in every entity_index row it decided (grouping_version): a
+# change to a decision below is a new release, and `python -m tasks.entity_index --rebuild`
+# brings the rows of earlier runs to it.
+GROUPING_RELEASE = "1"
 PLACES = frozenset({"GPE", "LOC", "FAC"})
 # an edit between these letters (or a doubled letter) is how romanisations differ
 _ROMANISATION = frozenset("iyj")
@@ -282,11 +286,14 @@ def find_definitions(text: str, spans: Iterable[tuple[int, int, str]]
 
 def group_names(names: Iterable[Name], labels: frozenset[str],
                 defined: Mapping[tuple[str, str], frozenset[str]] | None = None,
+                cooccurring: Callable[[Name], frozenset[str]] | None = None,
                 ) -> dict[tuple[str, str], Identity]:
     """Each (canonical, label) row's entity: id, canonical form, aliases and merge evidence.
     Only rows with one of ``labels`` (names, not numbers or dates) are grouped. ``defined``:
     (acronym letters, canonical) -> the documents whose text defines that name as that acronym
-    (``find_definitions``)."""
+    (``find_definitions``). ``cooccurring``: the other names (canonical forms) mentioned in a
+    name's documents, when ``names`` is a part of the corpus (the incremental index asks the
+    corpus); by default they are found among ``names``."""
     names = sorted(names, key=lambda n: (n.canonical, n.label))
     index = {(n.canonical, n.label): i for i, n in enumerate(names)}
     keys = [name_key(n.canonical) for n in names]
@@ -316,6 +323,8 @@ def group_names(names: Iterable[Name], labels: frozenset[str],
     @functools.cache
     def context(i: int) -> frozenset[str]:
         """Other names (not numbers or dates) mentioned in the documents of ``names[i]``."""
+        if cooccurring is not None:
+            return cooccurring(names[i])
         return frozenset(names[j].canonical for d in names[i].documents
                          for j in in_document[d] if j != i)
 

@@ -1,0 +1,552 @@
+"""The corpus's ``entity_index``, kept up to date by each run at the cost of the run's documents.
+
+    python -m tasks.entity_index --output output            # fold in what is not yet folded
+    python -m tasks.entity_index --output output --rebuild  # from the tables, in bounded memory
+
+A run *folds* its published documents into the output's state (``store/state.py``):
+
+1. the names of each document's current version (``doc_names``): a document processed again
+   replaces its earlier version's names, so each document counts once, in its latest version;
+2. per name (``names``): counts, first/last seen, the documents that mention it, and the keys by
+   which the grouping finds the names it could be joined with (the same name key, a one-edit
+   variant, the last word of a person's name, initials and acronym letters, the exonym line);
+3. the grouping (``tasks.entity_groups.group_names``) decided again only around the names the
+   run touched: the *region* is the touched names, every name sharing a key with one of them,
+   and the entities those belong to; the names sharing a key with the region are given to the
+   grouping as the facts it decides with ("the only person in the corpus whose name ends with
+   it"), and the co-occurring names it asks for come from the whole corpus's ``doc_names``.
+   Rows outside the region keep their entity: nothing they were decided on has changed.
+4. ``entity_index/index.parquet`` is written from the names, in one atomic replace (readers see
+   the old index or the new, never a mix), then the state's snapshot is committed.
+
+The lookups over the state are DuckDB queries over its Parquet buckets with a memory limit, so a
+run's memory follows its own documents, not the corpus. A rebuild folds every published run
+again into a new state, a bounded number of documents at a time, and the grouping is decided
+again everywhere (a new ``GROUPING_RELEASE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import os
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from schemas.tables import (
+    ENTITY_INDEX_V3,
+    STATE_DEFINITIONS_V1,
+    STATE_DOC_NAMES_V1,
+    STATE_IDS_V1,
+    STATE_NAMES_V1,
+)
+from store import atomic, state
+from store.layout import ENTITY_INDEX, location
+from store.read import count_run_rows, latest_versions, read_run_table
+from tasks.entities import NAME_LABELS, may_define
+from tasks.entity_groups import (
+    _THE,
+    GROUPING_RELEASE,
+    Identity,
+    Name,
+    _compact,
+    acronym_letters,
+    exonyms,
+    family,
+    find_definitions,
+    group_names,
+    initials,
+    name_key,
+)
+
+log = logging.getLogger(__name__)
+
+DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
+REBUILD_DOCUMENTS = 20_000  # documents folded at a time by a rebuild (its memory bound)
+ID_TABLES = ("documents", "rejects", "sightings")
+Key = tuple[str, str]  # (canonical, label)
+
+
+def name_bucket(canonical: str, label: str) -> int:
+    return state.bucket_of(f"{label}\x1f{canonical}")
+
+
+def name_keys(canonical: str, label: str) -> dict:
+    """The grouping's keys of a name (``STATE_NAMES_V1``'s key columns)."""
+    words_key = name_key(canonical)
+    words = words_key.split()
+    capital = "" if _THE.sub("", canonical)[:1].islower() else "^"
+    return {"family": family(label), "key": _compact(words_key) + capital,
+            "words_key": words_key, "nwords": len(words), "first": words_key[:1],
+            "last": words[-1] if words else "", "initials": initials(canonical),
+            "letters": acronym_letters(canonical), "exonym": exonyms().get(_compact(words_key))}
+
+
+# --- which runs are folded ----------------------------------------------------------------------
+
+
+def published_runs(output: str) -> list[str]:
+    """Every run with a partition in documents, rejects or sightings, oldest first."""
+    loc = location(output)
+    runs = set()
+    for name in ID_TABLES:
+        for entry in atomic.listing(loc, loc.path(name)):
+            if entry.base_name.startswith("run_id="):
+                runs.add(entry.base_name.removeprefix("run_id="))
+    return sorted(runs)
+
+
+def pending_runs(output: str, snapshot: state.Snapshot | None = None) -> list[str]:
+    snapshot = snapshot or state.load(output)
+    folded = set(snapshot.folded)
+    return [r for r in published_runs(output) if r not in folded]
+
+
+# --- the fold ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Fold:
+    """What folding some runs changes: new bucket tables, and the names it touched."""
+
+    changes: dict[str, dict[int, pa.Table]] = field(default_factory=lambda: defaultdict(dict))
+    touched: set[Key] = field(default_factory=set)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables).combine_chunks() if tables else schema.empty_table()
+
+
+def _run_rows(output: str, name: str, runs: list[str], columns: list[str]) -> pa.Table:
+    from schemas.tables import TABLES
+
+    return _concat([read_run_table(output, name, r, columns) for r in runs],
+                   TABLES[name].empty_table().select(columns).schema)
+
+
+def _ids_rows(output: str, runs: list[str]) -> pa.Table:
+    """The recorded inputs of ``runs`` as ``STATE_IDS_V1`` rows."""
+    parts = []
+    for name in ID_TABLES:
+        extra = ["path", "first_source"] if name == "sightings" else []
+        rows = _run_rows(output, name, runs, ["doc_id", "source", *extra, "cleaner_version",
+                                              "model", "run_id"])
+        n = rows.num_rows
+        if not n:
+            continue
+        if not extra:
+            rows = rows.append_column("path", pa.nulls(n, pa.string())).append_column(
+                "first_source", pa.nulls(n, pa.string()))
+        rows = rows.append_column("kind", pa.array([name] * n, pa.string()))
+        parts.append(rows.select(STATE_IDS_V1.names).cast(STATE_IDS_V1))
+    return _concat(parts, STATE_IDS_V1)
+
+
+def _fold_ids(snapshot: state.Snapshot, fold: Fold, rows: pa.Table, runs: list[str]) -> None:
+    for bucket, new in state.split(rows, "doc_id").items():
+        old = snapshot.read_bucket("ids", STATE_IDS_V1, bucket, fold.changes)
+        # rows of these runs already there (a fold that died after writing them) are replaced
+        old = old.filter(pc.invert(pc.is_in(old.column("run_id"), pa.array(runs, pa.string()))))
+        fold.changes["ids"][bucket] = _concat([old, new], STATE_IDS_V1)
+
+
+def fold_runs(output: str, snapshot: state.Snapshot, runs: list[str],
+              replace_state: bool = False) -> Fold:
+    """The state's changes from folding the published ``runs`` in (nothing written)."""
+    fold = Fold()
+    started = time.perf_counter()
+    _fold_ids(snapshot, fold, _ids_rows(output, runs), runs)
+    docs = _run_rows(output, "documents", runs, ["doc_id", "run_id", "processed_at"])
+    if docs.num_rows:
+        ents = _run_rows(output, "entities", runs, ["doc_id", "run_id", "canonical", "label",
+                                                    "start_char", "end_char"])
+        _fold_documents(output, snapshot, fold, docs, ents)
+        fold.stats["names_touched"] = len(fold.touched)
+        if fold.touched:
+            _regroup(snapshot, fold)
+    fold.stats["seconds"] = time.perf_counter() - started
+    return fold
+
+
+def _fold_documents(output: str, snapshot: state.Snapshot, fold: Fold, docs: pa.Table,
+                    ents: pa.Table) -> None:
+    """Steps 1-2: each document's current names, and every touched name's counts."""
+    versions = docs.join(latest_versions(docs), keys=["doc_id", "run_id"], join_type="inner")
+    newest = {d: (p, r) for d, r, p in zip(*(versions.column(c).to_pylist()
+                                              for c in ("doc_id", "run_id", "processed_at")))}
+    # the earlier current version of each document, where one had names
+    old_by_doc: dict[str, list[dict]] = defaultdict(list)
+    doc_tables: dict[int, pa.Table] = {}
+    wanted = pa.array(sorted(newest), pa.string())
+    for bucket in sorted(set(state.buckets_of(newest))):
+        table = snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket)
+        doc_tables[bucket] = table
+        for row in table.filter(pc.is_in(table.column("doc_id"), wanted)).to_pylist():
+            old_by_doc[row["doc_id"]].append(row)
+    current = {d for d, v in newest.items()
+               if d not in old_by_doc or (old_by_doc[d][0]["processed_at"],
+                                          old_by_doc[d][0]["run_id"]) < v}
+    # the names of the new current versions, with their counts
+    keep = pa.table({"doc_id": pa.array(sorted(current), pa.string()),
+                     "run_id": pa.array([newest[d][1] for d in sorted(current)], pa.string())})
+    cur_ents = ents.join(keep, keys=["doc_id", "run_id"], join_type="inner")
+    counted = cur_ents.group_by(["doc_id", "run_id", "canonical", "label"]).aggregate(
+        [("start_char", "count")])
+    added: list[dict] = []
+    for d, r, c, lab, n in zip(*(counted.column(x).to_pylist() for x in (
+            "doc_id", "run_id", "canonical", "label", "start_char_count"))):
+        added.append({"doc_id": d, "run_id": r, "processed_at": newest[d][0], "canonical": c,
+                      "label": lab, "n_mentions": n})
+    removed = [row for d in current for row in old_by_doc.get(d, [])]
+    # doc_names: the replaced versions out, the new ones in
+    new_rows = state.split(pa.Table.from_pylist(added, schema=STATE_DOC_NAMES_V1), "doc_id")
+    out = pa.array(sorted(current), pa.string())
+    for bucket, table in doc_tables.items():
+        table = table.filter(pc.invert(pc.is_in(table.column("doc_id"), out)))
+        fold.changes["doc_names"][bucket] = _concat(
+            [table, new_rows.get(bucket, STATE_DOC_NAMES_V1.empty_table())], STATE_DOC_NAMES_V1)
+    # first and last seen span every version of the chunk that mentions the name
+    dated = ents.select(["doc_id", "run_id", "canonical", "label"]).join(
+        docs, keys=["doc_id", "run_id"], join_type="inner")
+    seen = dated.group_by(["canonical", "label"]).aggregate(
+        [("processed_at", "min"), ("processed_at", "max")])
+    _fold_names(snapshot, fold, added, removed, seen)
+    _fold_definitions(output, snapshot, fold, cur_ents, current)
+
+
+def _fold_names(snapshot: state.Snapshot, fold: Fold, added: list[dict], removed: list[dict],
+                seen: pa.Table) -> None:
+    delta: dict[Key, list] = defaultdict(lambda: [0, set(), set()])  # n, docs +, docs -
+    for row in removed:
+        d = delta[(row["canonical"], row["label"])]
+        d[0] -= row["n_mentions"]
+        d[2].add(row["doc_id"])
+    for row in added:
+        d = delta[(row["canonical"], row["label"])]
+        d[0] += row["n_mentions"]
+        d[1].add(row["doc_id"])
+    spans = {(c, lab): (lo, hi) for c, lab, lo, hi in zip(*(seen.column(x).to_pylist() for x in (
+        "canonical", "label", "processed_at_min", "processed_at_max")))}
+    touched = set(delta) | set(spans)
+    fold.touched |= touched
+    by_bucket: dict[int, list[Key]] = defaultdict(list)
+    for key in touched:
+        by_bucket[name_bucket(*key)].append(key)
+    for bucket, keys in by_bucket.items():
+        table = snapshot.read_bucket("names", STATE_NAMES_V1, bucket)
+        mask = _is_key(table, keys)
+        rows = {(r["canonical"], r["label"]): r for r in table.filter(mask).to_pylist()}
+        for key in keys:
+            row = rows.get(key) or _new_name(*key, spans[key][0])
+            n, plus, minus = delta.get(key, (0, set(), set()))
+            docs = (set(row["documents"]) - minus) | plus
+            row["documents"] = sorted(docs)
+            row["n_documents"] = len(docs)
+            row["n_mentions"] += n
+            if key in spans:
+                row["first_seen"] = min(row["first_seen"], spans[key][0])
+                row["last_seen"] = max(row["last_seen"], spans[key][1])
+            rows[key] = row
+        fold.changes["names"][bucket] = _concat(
+            [table.filter(pc.invert(mask)),
+             pa.Table.from_pylist(list(rows.values()), schema=STATE_NAMES_V1)], STATE_NAMES_V1)
+
+
+def _is_key(table: pa.Table, keys: Iterable[Key]) -> pa.ChunkedArray | pa.Array:
+    wanted = pa.array([f"{lab}\x1f{c}" for c, lab in keys], pa.string())
+    joined = pc.binary_join_element_wise(table.column("label"), table.column("canonical"), "\x1f")
+    return pc.fill_null(pc.is_in(joined, wanted), False)
+
+
+def _new_name(canonical: str, label: str, at) -> dict:  # noqa: ANN001
+    return {"canonical": canonical, "label": label, "n_documents": 0, "n_mentions": 0,
+            "first_seen": at, "last_seen": at, **_identity_columns(_alone(canonical, label)),
+            "documents": [], **name_keys(canonical, label)}
+
+
+def _alone(canonical: str, label: str) -> Identity:
+    return next(iter(group_names([Name(canonical, label, 0, 0, frozenset())],
+                                 frozenset()).values()))
+
+
+def _identity_columns(identity: Identity) -> dict:
+    return {"entity_id": identity.entity_id, "entity_canonical": identity.entity_canonical,
+            "entity_label": identity.entity_label, "aliases": list(identity.aliases),
+            "merge_evidence": identity.merge_evidence, "grouping_version": GROUPING_RELEASE}
+
+
+def _fold_definitions(output: str, snapshot: state.Snapshot, fold: Fold, cur_ents: pa.Table,
+                      current: set[str]) -> None:
+    """Acronym definitions of the new current versions replace those of the earlier ones."""
+    old = snapshot.read_bucket("definitions", STATE_DEFINITIONS_V1, 0)
+    old = old.filter(pc.invert(pc.is_in(old.column("doc_id"),
+                                        pa.array(sorted(current), pa.string()))))
+    rows = []
+    defining = may_define(cur_ents) if cur_ents.num_rows else set()
+    if defining:
+        spans: dict[tuple[str, str], list] = defaultdict(list)
+        for d, r, c, s, e in zip(*(cur_ents.column(x).to_pylist() for x in (
+                "doc_id", "run_id", "canonical", "start_char", "end_char"))):
+            if d in defining:
+                spans[(d, r)].append((s, e, c))
+        by_run: dict[str, list[str]] = defaultdict(list)
+        for d, r in spans:
+            by_run[r].append(d)
+        for run_id, doc_ids in by_run.items():
+            texts = read_run_table(output, "documents", run_id, ["doc_id", "clean_text"],
+                                   doc_ids=doc_ids)
+            for d, text in zip(*(texts.column(x).to_pylist() for x in ("doc_id", "clean_text"))):
+                for letters, canonical in find_definitions(text, spans[(d, run_id)]):
+                    rows.append({"doc_id": d, "letters": letters, "canonical": canonical})
+        fold.touched |= {(r["canonical"], lab) for r in rows for lab in NAME_LABELS}
+    fold.changes["definitions"][0] = _concat(
+        [old, pa.Table.from_pylist(rows, schema=STATE_DEFINITIONS_V1)], STATE_DEFINITIONS_V1)
+
+
+# --- step 3: the grouping around what was touched ---------------------------------------------
+
+
+class Lookup:
+    """DuckDB over the state as it will be: the snapshot's bucket files, with this fold's new
+    bucket tables in place of the ones they replace."""
+
+    def __init__(self, snapshot: state.Snapshot, fold: Fold) -> None:
+        import duckdb
+
+        self.con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "threads": 2})
+        for table, schema in (("names", STATE_NAMES_V1), ("doc_names", STATE_DOC_NAMES_V1)):
+            changed = fold.changes.get(table, {})
+            files = [p for b, p in zip(sorted(snapshot.files.get(table, {})),
+                                       snapshot.paths(table)) if b not in changed]
+            fresh = _concat(list(changed.values()), schema)
+            self.con.register(f"{table}_fresh", fresh)
+            parts = [f"SELECT * FROM {table}_fresh"]
+            if files:
+                parts.append("SELECT * FROM read_parquet(" + repr(files) + ")")
+            self.con.execute(f"CREATE VIEW {table} AS " + " UNION ALL ".join(parts))
+
+    def names(self, where: str, params: Iterable = ()) -> pa.Table:
+        return self.con.sql(f"SELECT * FROM names WHERE {where}", params=list(params)).to_arrow_table()
+
+    def neighbours(self, probes: pa.Table) -> set[Key]:
+        """Names (with documents) sharing a grouping key with one of ``probes``."""
+        self.con.register("probes", probes)
+        query = """
+        SELECT n.canonical, n.label FROM names n JOIN probes p USING (family, key)
+        UNION SELECT n.canonical, n.label FROM names n JOIN probes p
+          ON n.family = p.family AND n.nwords = p.nwords AND n.first = p.first
+          WHERE abs(length(n.words_key) - length(p.words_key)) <= 1
+            AND levenshtein(n.words_key, p.words_key) <= 1
+        UNION SELECT n.canonical, n.label FROM names n JOIN probes p
+          ON n.family = 'PERSON' AND p.family = 'PERSON' AND left(n.last, 1) = left(p.last, 1)
+          WHERE abs(length(n.last) - length(p.last)) <= 1 AND levenshtein(n.last, p.last) <= 1
+        UNION SELECT n.canonical, n.label FROM names n JOIN probes p
+          ON n.initials IN (p.initials, p.letters) OR n.letters IN (p.initials, p.letters)
+        UNION SELECT n.canonical, n.label FROM names n JOIN probes p USING (exonym)
+        UNION SELECT n.canonical, n.label FROM names n JOIN probes p USING (entity_id)
+        """
+        found = self.con.sql(
+            f"SELECT * FROM ({query}) JOIN names USING (canonical, label) "
+            "WHERE n_documents > 0").to_arrow_table().select(["canonical", "label"])
+        self.con.unregister("probes")
+        return set(zip(found.column("canonical").to_pylist(), found.column("label").to_pylist()))
+
+    def rows(self, keys: set[Key]) -> pa.Table:
+        wanted = pa.table({"canonical": [k[0] for k in keys], "label": [k[1] for k in keys]})
+        self.con.register("wanted", wanted)
+        try:
+            return self.con.sql(
+                "SELECT n.* FROM names n JOIN wanted USING (canonical, label)").to_arrow_table()
+        finally:
+            self.con.unregister("wanted")
+
+    def cooccurring(self, name: Name) -> frozenset[str]:
+        """The other names (of ``NAME_LABELS``) in the documents of ``name``."""
+        labels = ", ".join(f"'{lab}'" for lab in sorted(NAME_LABELS))
+        found = self.con.execute(
+            "SELECT DISTINCT b.canonical FROM doc_names a JOIN doc_names b USING (doc_id) "
+            f"WHERE a.canonical = ? AND a.label = ? AND b.label IN ({labels}) "
+            "AND NOT (b.canonical = ? AND b.label = ?)",
+            [name.canonical, name.label, name.canonical, name.label]).fetchall()
+        return frozenset(c for (c,) in found)
+
+
+_PROBE_COLUMNS = ["canonical", "label", "family", "key", "words_key", "nwords", "first", "last",
+                  "initials", "letters", "exonym", "entity_id"]
+
+
+def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
+    """Step 3: decide the entities again around the touched names; write changed identities."""
+    lookup = Lookup(snapshot, fold)
+    touched = {k for k in fold.touched if k[1] in NAME_LABELS}
+    if not touched:
+        return
+    probes = lookup.rows(touched).select(_PROBE_COLUMNS)
+    region = lookup.neighbours(probes)
+    region |= {k for k in touched}
+    region_rows = lookup.rows(region)
+    facts = region | lookup.neighbours(region_rows.select(_PROBE_COLUMNS))
+    rows = lookup.rows(facts)
+    rows = rows.filter(pc.greater(rows.column("n_documents"), 0))
+    names = [Name(c, lab, nd, nm, frozenset(docs)) for c, lab, nd, nm, docs in zip(
+        *(rows.column(x).to_pylist() for x in ("canonical", "label", "n_documents",
+                                                "n_mentions", "documents")))]
+    defined = _defined(snapshot, fold, {n.canonical for n in names})
+    identity = group_names(names, NAME_LABELS, defined,
+                           functools.lru_cache(maxsize=None)(lookup.cooccurring))
+    adopted_ids = {identity[k].entity_id for k in region if k in identity}
+    adopt = {k: v for k, v in identity.items() if v.entity_id in adopted_ids}
+    fold.stats.update(region=len(region), facts=len(names), regrouped=len(adopt))
+    old = {(c, lab): (e, ec, el, tuple(a), m, g) for c, lab, e, ec, el, a, m, g in zip(
+        *(rows.column(x).to_pylist() for x in (
+            "canonical", "label", "entity_id", "entity_canonical", "entity_label", "aliases",
+            "merge_evidence", "grouping_version")))}
+    changed = {k: v for k, v in adopt.items()
+               if old.get(k) != (v.entity_id, v.entity_canonical, v.entity_label, v.aliases,
+                                 v.merge_evidence, GROUPING_RELEASE)}
+    fold.stats["identities_changed"] = len(changed)
+    by_bucket: dict[int, list[Key]] = defaultdict(list)
+    for key in changed:
+        by_bucket[name_bucket(*key)].append(key)
+    for bucket, keys in by_bucket.items():
+        table = snapshot.read_bucket("names", STATE_NAMES_V1, bucket, fold.changes)
+        mask = _is_key(table, keys)
+        updated = [{**r, **_identity_columns(changed[(r["canonical"], r["label"])])}
+                   for r in table.filter(mask).to_pylist()]
+        fold.changes["names"][bucket] = _concat(
+            [table.filter(pc.invert(mask)),
+             pa.Table.from_pylist(updated, schema=STATE_NAMES_V1)], STATE_NAMES_V1)
+
+
+def _defined(snapshot: state.Snapshot, fold: Fold, canonicals: set[str]
+             ) -> dict[tuple[str, str], frozenset[str]]:
+    table = snapshot.read_bucket("definitions", STATE_DEFINITIONS_V1, 0, fold.changes)
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for d, letters, c in zip(*(table.column(x).to_pylist()
+                               for x in ("doc_id", "letters", "canonical"))):
+        if c in canonicals:
+            out[(letters, c)].add(d)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+# --- step 4: the published index ----------------------------------------------------------------
+
+
+def _index_parts(snapshot: state.Snapshot) -> Iterator[pa.Table]:
+    for bucket in sorted(snapshot.files.get("names", {})):
+        table = snapshot.read_bucket("names", STATE_NAMES_V1, bucket)
+        table = table.filter(pc.greater(table.column("n_documents"), 0))
+        if table.num_rows:
+            yield table.select(ENTITY_INDEX_V3.names).sort_by(
+                [("n_mentions", "descending"), ("canonical", "ascending"),
+                 ("label", "ascending")])
+
+
+def write_index(snapshot: state.Snapshot) -> str:
+    """``entity_index/index.parquet`` from the snapshot's names, one bucket at a time."""
+    loc = snapshot.loc
+    atomic.write_parquet_stream(loc, ENTITY_INDEX, ENTITY_INDEX_V3, _index_parts(snapshot))
+    return loc.show(ENTITY_INDEX)
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+
+def update_entity_index(output: str) -> dict:
+    """Fold every published run not yet folded into the state, then publish the index. Call it
+    under the output's lock. Returns what it did (runs, names touched, seconds)."""
+    snapshot = state.load(output)
+    runs = pending_runs(output, snapshot)
+    report: dict = {"runs_folded": len(runs)}
+    if snapshot.facts.get("grouping", GROUPING_RELEASE) != GROUPING_RELEASE:
+        log.warning("the entity index was grouped by release %s, this is %s: rows this run "
+                    "touches are regrouped, the rest keep theirs (grouping_version says which); "
+                    "run `python -m tasks.entity_index --output %s --rebuild` to regroup all",
+                    snapshot.facts.get("grouping"), GROUPING_RELEASE, output)
+    if not runs:
+        if not atomic.exists(snapshot.loc, snapshot.loc.path(ENTITY_INDEX)):
+            write_index(snapshot)
+        return report
+    fold = fold_runs(output, snapshot, runs)
+    report.update(fold.stats)
+    new = _commit(snapshot, fold, runs, publish=bool(fold.touched)
+                  or not atomic.exists(snapshot.loc, snapshot.loc.path(ENTITY_INDEX)))
+    report["names"] = sum(1 for _ in new.files.get("names", {}))
+    return report
+
+
+def _commit(snapshot: state.Snapshot, fold: Fold, runs: list[str], publish: bool,
+            replace: bool = False) -> state.Snapshot:
+    # the index is written from the state as it will be, before the manifest says so: a run
+    # that dies between the two folds the same runs again and writes the same index
+    staged = state.stage(snapshot, fold.changes, replace=replace)
+    if publish:
+        write_index(staged)
+    return state.commit(snapshot, staged, runs, {"grouping": GROUPING_RELEASE},
+                        replace=replace)
+
+
+def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS) -> dict:
+    """The state and the index from the published tables alone, a few runs at a time (at most
+    about ``max_documents`` documents in memory), every entity decided by this release."""
+    started = time.perf_counter()
+    snapshot = state.Snapshot(location(output))
+    chunks = list(_chunks(output, published_runs(output), max_documents))
+    for i, runs in enumerate(chunks):
+        fold = fold_runs(output, snapshot, runs)
+        last = i == len(chunks) - 1
+        snapshot = _commit(snapshot, fold, runs, publish=last, replace=i == 0)
+        log.info("rebuild: folded %d of %d chunks (%d runs)", i + 1, len(chunks), len(runs))
+    if not chunks:
+        write_index(snapshot)
+    return {"runs": sum(len(c) for c in chunks), "chunks": len(chunks),
+            "seconds": time.perf_counter() - started}
+
+
+def _chunks(output: str, runs: list[str], max_documents: int) -> Iterator[list[str]]:
+    loc = location(output)
+    chunk: list[str] = []
+    size = 0
+    for run_id in runs:
+        n = count_run_rows(loc, "documents", run_id)
+        if chunk and size + n > max_documents:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(run_id)
+        size += n
+    if chunk:
+        yield chunk
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tasks.entity_index",
+        description="Fold published runs into the output's entity index, or rebuild it.")
+    parser.add_argument("--output", required=True, help="the output folder or s3://bucket/prefix")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="rebuild the state and the index from the tables (a new grouping "
+                             "release), in bounded memory")
+    parser.add_argument("--max-documents", type=int, default=REBUILD_DOCUMENTS,
+                        help="documents folded at a time by --rebuild (its memory bound)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from store import output_lock
+
+    with output_lock(args.output):
+        done = (rebuild_entity_index(args.output, args.max_documents) if args.rebuild
+                else update_entity_index(args.output))
+    print(done)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
