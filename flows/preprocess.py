@@ -44,18 +44,18 @@ from flows.summary import publish_summary
 from flows.triage import Triage
 from store import (
     Published,
+    PublishedLookup,
     Staged,
     check_output,
     output_lock,
     publish_batch,
-    published_ids,
     recover,
     write_run,
 )
 from tasks.annotate import EntityPatterns, model_version, read_entity_patterns
 from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_table
 from tasks.clean import CleanConfig, cleaner_version
-from tasks.entities import write_entity_index
+from tasks.entity_index import update_entity_index
 from tasks.faults import failpoint
 from tasks.ingest import Limits, find_sources, read_sources
 from tasks.process import process_batch
@@ -131,10 +131,7 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
             STOP.record = record_interrupted
             progress.show(run.run_id)
             seen = (Published({}, set()) if settings.reprocess
-                    else published_ids(out_path, run.cleaner, run.model))
-            if seen.inputs:
-                logger.info("%d documents and rejects already recorded with these versions will "
-                            "be skipped", len(seen.inputs))
+                    else PublishedLookup(out_path, run.cleaner, run.model))
 
             def read(paths: list[str]):
                 for path in paths:
@@ -153,7 +150,8 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
                 publish_batch(staged, run.output)
                 logger.info(progress.published(staged))
 
-            parts = chunk(Triage(seen, progress)(read(sources)), settings.batch_size,
+            parts = chunk(Triage(seen, progress, settings.batch_size)(read(sources)),
+                          settings.batch_size,
                           settings.batch_chars)
             for index, part in enumerate(parts):
                 batch = Batch(run.run_id, index, incoming_table(part.docs),
@@ -208,8 +206,10 @@ def index_and_report(run: Run, row: dict, counts: dict) -> str | None:
     report = None
     with output_lock(run.output):
         try:
-            if counts["documents"]:
-                write_entity_index(run.output)
+            # this run's documents (and any a dead run left) folded into the index: the cost
+            # follows what was published since the last fold, not the corpus
+            folded = update_entity_index(run.output)
+            logger.info("entity index: %s", folded)
             report = str(write_report(run.output, run.run_id, row["status"], counts))
             logger.info("report: %s", report)
         except Exception as exc:

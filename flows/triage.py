@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 
 from flows.progress import Progress
 from store import Published
@@ -33,18 +34,32 @@ def row_of(source: str, path: str) -> int | None:
     return int(digits) if digits.isdigit() else None
 
 
+def batched(items: Iterable, n: int) -> Iterator[tuple]:
+    it = iter(items)
+    while window := tuple(islice(it, n)):
+        yield window
+
+
 class Triage:
     """The skip and duplicate policy of one run, and what it skipped."""
 
-    def __init__(self, seen: Published, progress: Progress) -> None:
-        self.seen = seen
+    def __init__(self, seen: Published | Callable[[list[str]], Published], progress: Progress,
+                 window: int = 256) -> None:
+        # what earlier runs recorded: asked for each window of inputs (store.PublishedLookup),
+        # so memory follows the window, not the output
+        self.lookup = seen if callable(seen) else (lambda _ids: seen)
+        self.window = window
         self.progress = progress  # counts what is skipped and moved
         self.this_run: dict[str, str] = {}  # doc_id -> source, of this run's documents
 
     def __call__(self, items: Iterable[tuple[Document | Reject, str]]) -> Iterator[Seen]:
         """``(item, file it was read from)`` in; documents and rejects paired with their
         sighting, and lone sightings of moved rows, out."""
-        seen = self.seen
+        for window in batched(items, self.window):
+            yield from self._decide(window, self.lookup([item.doc_id for item, _ in window]))
+
+    def _decide(self, items: Iterable[tuple[Document | Reject, str]],
+                seen: Published) -> Iterator[Seen]:
         for item, path in items:
             if (item.doc_id, item.source) in seen.inputs:
                 self.progress.skipped += 1

@@ -30,6 +30,7 @@ from store.layout import (
 from store.lock import LeaseLost, output_lock
 from store.read import (
     Published,
+    PublishedLookup,
     current,
     current_versions,
     published_counts,
@@ -42,7 +43,7 @@ from store.read import (
 
 __all__ = [
     "ENTITY_INDEX", "READY", "STAGING", "LeaseLost", "Location", "OutputNotWritable",
-    "Published", "Staged", "check_output", "current", "current_versions", "ensure_tables",
+    "Published", "PublishedLookup", "Staged", "check_output", "current", "current_versions", "ensure_tables",
     "location", "output_lock", "publish_batch", "publish_staged", "published_counts",
     "published_ids", "read_run_table", "read_table", "recover", "stage_batch", "table_dataset",
     "views_sql", "write_parquet", "write_run", "write_text",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,30 +84,81 @@ class Published:
     paths: dict[str, str] = field(default_factory=dict)  # source -> its file (from sightings)
 
 
-def published_ids(output: Output, cleaner: str, model: str) -> Published:
-    """Everything already in documents, rejects or sightings for these versions."""
+def published_ids(output: Output, cleaner: str, model: str,
+                  doc_ids: Iterable[str] | None = None) -> Published:
+    """Everything already in documents, rejects or sightings for these versions, of the
+    documents ``doc_ids`` (all of them when None: a small output, a test)."""
+    return PublishedLookup(output, cleaner, model)(doc_ids)
+
+
+class PublishedLookup:
+    """What is recorded of a batch's documents, read for that batch only: from the output's
+    state (``_index/ids``, bucketed by doc_id: the buckets of the batch's ids are read) and,
+    for runs published since the state was last folded (a run that died before its end), from
+    their own partitions. Memory follows the batch, not the corpus."""
+
+    def __init__(self, output: Output, cleaner: str, model: str) -> None:
+        from store import state
+
+        self.loc = location(output)
+        self.cleaner, self.model = cleaner, model
+        self.snapshot = state.load(self.loc)
+        folded = set(self.snapshot.folded)
+        self.pending: dict[str, list[str]] = {}  # table -> files of runs not yet folded
+        for name in ("documents", "rejects", "sightings"):
+            files = []
+            for entry in _listing(self.loc, self.loc.path(name)):
+                if entry.removeprefix("run_id=") not in folded:
+                    files += _files(self.loc, self.loc.path(name, entry))
+            self.pending[name] = files
+
+    def __call__(self, doc_ids: Iterable[str] | None = None) -> Published:
+        from schemas.tables import STATE_IDS_V1
+        from store import state
+
+        ids = None if doc_ids is None else pa.array(sorted(set(doc_ids)), pa.string())
+        versions = (ds.field("cleaner_version") == self.cleaner) & (ds.field("model") == self.model)
+        flt = versions if ids is None else versions & ds.field("doc_id").isin(ids)
+        buckets = None if ids is None else sorted(set(state.buckets_of(ids)))
+        rows = [self.snapshot.read("ids", STATE_IDS_V1, buckets, filter=flt)]
+        for name, files in self.pending.items():
+            if not files:
+                continue
+            extra = ["path", "first_source"] if name == "sightings" else []
+            table = ds.dataset(files, format="parquet", filesystem=self.loc.fs,
+                               schema=TABLES[name]).to_table(
+                columns=["doc_id", "source", *extra, "cleaner_version", "model", "run_id"],
+                filter=flt)
+            n = table.num_rows
+            if not extra:
+                table = table.append_column("path", pa.nulls(n, pa.string())).append_column(
+                    "first_source", pa.nulls(n, pa.string()))
+            table = table.append_column("kind", pa.array([name] * n, pa.string()))
+            rows.append(table.select(STATE_IDS_V1.names).cast(STATE_IDS_V1))
+        return _published(pa.concat_tables(rows))
+
+
+def _listing(loc: Location, path: str) -> list[str]:
+    selector = pafs.FileSelector(path, allow_not_found=True, recursive=False)
+    return sorted(i.base_name for i in loc.fs.get_file_info(selector)
+                  if i.type == pafs.FileType.Directory and i.base_name.startswith("run_id="))
+
+
+def _published(rows: pa.Table) -> Published:
     documents: dict[str, str] = {}
     inputs: set[tuple[str, str]] = set()
     paths: dict[str, str] = {}
-    flt = (ds.field("cleaner_version") == cleaner) & (ds.field("model") == model)
-    for name in ("documents", "rejects"):
-        dataset = table_dataset(output, name)
-        if dataset is None:
-            continue
-        table = dataset.to_table(columns=["doc_id", "source"], filter=flt)
-        pairs = zip(table.column("doc_id").to_pylist(), table.column("source").to_pylist())
-        for doc_id, source in pairs:
-            inputs.add((doc_id, source))
-            if name == "documents":
-                documents.setdefault(doc_id, source)
-    sightings = table_dataset(output, "sightings")
-    if sightings is not None:
-        table = sightings.to_table(columns=["doc_id", "source", "path", "first_source"],
-                                   filter=flt)
-        for doc_id, source, path, first in zip(*(c.to_pylist() for c in table.columns)):
+    rows = rows.sort_by([("run_id", "ascending")])
+    for doc_id, kind, source, path, first in zip(*(rows.column(c).to_pylist() for c in (
+            "doc_id", "kind", "source", "path", "first_source"))):
+        if kind == "sightings":
             paths[source] = path
             if source != first:  # a second copy or a moved row: seen, recorded, not again
                 inputs.add((doc_id, source))
+            continue
+        inputs.add((doc_id, source))
+        if kind == "documents":
+            documents.setdefault(doc_id, source)
     return Published(documents, inputs, paths)
 
 

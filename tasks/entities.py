@@ -4,7 +4,8 @@ plus the corpus-wide ``entity_index``.
 The statistical model labels each mention on its own, so one document can call the same person
 ORG in one sentence and GPE in the next, or split a name in two. The pure functions here work on
 the mentions of one document (``Mention`` lists, clean-text offsets) and are tested on plain
-spans; ``write_entity_index`` is the only IO.
+spans; ``build_entity_index`` is the whole index in memory (the reference ``tasks.entity_index``
+folds runs into incrementally, and equals).
 
 Rules, in the order they run:
 0. ``trim_names``: a name's span leaves out a leading lower-case "the" and a possessive ("the
@@ -28,7 +29,6 @@ import logging
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -360,26 +360,3 @@ def _definitions(mentions: pa.Table, documents: pa.Table) -> dict[tuple[str, str
         for pair in find_definitions(texts[version], found):
             out[pair].add(version[0])
     return {pair: frozenset(d) for pair, d in out.items()}
-
-
-def write_entity_index(output: Path | str) -> str | None:
-    """Recompute ``<output>/entity_index/index.parquet`` from the published tables (atomic).
-    Only the documents that may define an acronym have their clean text read."""
-    import pyarrow.compute as pc
-
-    from store import ENTITY_INDEX, location, table_dataset, write_parquet
-
-    entities = table_dataset(output, "entities")
-    documents = table_dataset(output, "documents")
-    if entities is None or documents is None:
-        return None
-    ents = entities.to_table(columns=["doc_id", "run_id", "canonical", "label", "start_char",
-                                      "end_char"])
-    docs = documents.to_table(columns=["doc_id", "run_id", "processed_at"])
-    texts = documents.to_table(columns=["doc_id", "run_id", "clean_text"],
-                               filter=pc.field("doc_id").isin(
-                                   pa.array(sorted(may_define(ents)), pa.string())))
-    index = build_entity_index(ents, docs.join(texts, keys=["doc_id", "run_id"],
-                                               join_type="left outer"))
-    write_parquet(location(output), ENTITY_INDEX, index)
-    return location(output).show(ENTITY_INDEX)

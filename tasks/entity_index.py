@@ -334,9 +334,6 @@ class Lookup:
                 parts.append("SELECT * FROM read_parquet(" + repr(files) + ")")
             self.con.execute(f"CREATE VIEW {table} AS " + " UNION ALL ".join(parts))
 
-    def names(self, where: str, params: Iterable = ()) -> pa.Table:
-        return self.con.sql(f"SELECT * FROM names WHERE {where}", params=list(params)).to_arrow_table()
-
     def neighbours(self, probes: pa.Table) -> set[Key]:
         """Names (with documents) sharing a grouping key with one of ``probes``."""
         self.con.register("probes", probes)

@@ -39,7 +39,7 @@ def snapshot(out: Path) -> dict[str, list[str]]:
 # A change meant to change the output updates the file: python -m tests.flows.test_runners OUT
 GOLDEN = Path(__file__).with_name("data_raw_tables.json")
 PLACES = {"source", "path", "first_source"}  # paths, made relative to the checkout
-ENVIRONMENT = {"cleaner_version", "model"}  # digests of installed releases, tested elsewhere
+ENVIRONMENT = {"cleaner_version", "model", "grouping_version"}  # digests of installed releases, tested elsewhere
 
 
 def fingerprint(out: Path, root: Path) -> dict[str, dict]:

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from schemas.tables import ENTITY_INDEX_V1, ENTITY_INDEX_V2
+from schemas.tables import ENTITY_INDEX_V1, ENTITY_INDEX_V3
 from tasks.annotate import DEFAULT_MODEL, load_pipeline, mentions_of, model_version
 from tasks.entities import (
     Mention,
@@ -184,7 +184,7 @@ def test_entity_index_counts_each_document_once_in_its_latest_version() -> None:
         "canonical": ["Kyiv", "Kyiv", "Kyiv", "Kyiv", "Xi Jinping"],
         "label": ["GPE", "GPE", "GPE", "GPE", "PERSON"]})
     index = build_entity_index(entities, documents)
-    assert index.schema.equals(ENTITY_INDEX_V2, check_metadata=True)
+    assert index.schema.equals(ENTITY_INDEX_V3, check_metadata=True)
     rows = index.select(ENTITY_INDEX_V1.names).to_pylist()
     assert rows == [
         {"canonical": "Kyiv", "label": "GPE", "n_documents": 2, "n_mentions": 2,

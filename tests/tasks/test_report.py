@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from flows.preprocess import preprocess
-from schemas.tables import ENTITY_INDEX_V2
+from schemas.tables import ENTITY_INDEX_V3
 from tasks.report import render_document
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -69,7 +69,7 @@ def test_report_is_self_contained_and_marks_entities_and_edits(articles_run) -> 
 def test_entity_index_matches_the_entities_table(articles_run) -> None:
     out, summary = articles_run
     index = pq.read_table(out / "entity_index" / "index.parquet")
-    assert index.schema.equals(ENTITY_INDEX_V2, check_metadata=True)
+    assert index.schema.equals(ENTITY_INDEX_V3, check_metadata=True)
     entities = ds.dataset(out / "entities", format="parquet", partitioning="hive").to_table()
     mentions = Counter(zip(entities.column("canonical").to_pylist(),
                            entities.column("label").to_pylist()))
