@@ -1,0 +1,198 @@
+"""The incremental entity index: each run folds its documents in, and the result is the index
+``build_entity_index`` computes from every published table at once."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bench.synthetic import write_output
+from schemas.tables import TABLES
+from store import PublishedLookup, published_ids, state, table_dataset
+from tasks.entities import build_entity_index
+from tasks.entity_index import published_runs, rebuild_entity_index, update_entity_index
+
+RUN_TABLES = ("documents", "entities", "sightings", "rejects", "edits", "flags", "sentences",
+              "runs")
+
+
+def reference(out: Path) -> list[str]:
+    ents = table_dataset(out, "entities").to_table(
+        columns=["doc_id", "run_id", "canonical", "label", "start_char", "end_char"])
+    docs = table_dataset(out, "documents").to_table(
+        columns=["doc_id", "run_id", "processed_at", "clean_text"])
+    return rows(build_entity_index(ents, docs))
+
+
+def rows(table: pa.Table) -> list[str]:
+    return sorted(repr(sorted(r.items())) for r in table.to_pylist())
+
+
+def index(out: Path) -> pa.Table:
+    return pq.read_table(out / "entity_index" / "index.parquet")
+
+
+def publish(out: Path, run: int, docs: list[tuple[str, list[tuple[str, str]]]],
+            when: datetime | None = None) -> str:
+    """One run's documents, each a text and its (name, label) mentions, as a run publishes."""
+    run_id = f"r2026010{run}T000000-test{run:04d}"
+    at = when or datetime(2026, 1, run, tzinfo=UTC)
+    documents, entities = [], []
+    for n, (text, names) in enumerate(docs):
+        doc_id = hashlib.sha256(text.encode()).hexdigest()
+        documents.append({
+            "doc_id": doc_id, "source": f"in/{run}-{n}.txt", "external_id": None,
+            "raw_text": text, "clean_text": text, "encoding": "utf-8",
+            "encoding_detected": False, "metadata": None, "n_edits": 0, "n_flags": 0,
+            "n_sentences": 1, "n_entities": len(names), "cleaner_version": "c", "model": "m",
+            "run_id": run_id, "processed_at": at})
+        for i, (name, label) in enumerate(names):
+            start = text.index(name)
+            entities.append({
+                "doc_id": doc_id, "ent_index": i, "sent_index": 0, "start_char": start,
+                "end_char": start + len(name), "raw_start": start,
+                "raw_end": start + len(name), "text": name, "label": label,
+                "model_label": label, "canonical": name, "source": "model", "run_id": run_id})
+    for name, table_rows in (("documents", documents), ("entities", entities)):
+        path = out / name / f"run_id={run_id}" / "part-000000.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(table_rows, schema=TABLES[name]), path)
+    return run_id
+
+
+def entity_of(out: Path, canonical: str) -> str:
+    found = [r for r in index(out).to_pylist() if r["canonical"] == canonical]
+    assert len(found) == 1, found
+    return found[0]["entity_id"]
+
+
+def test_a_run_that_adds_a_variant_joins_its_group(tmp_path) -> None:
+    publish(tmp_path, 1, [("Volodymyr Zelensky met Olaf Brandt in Kyiv.",
+                           [("Volodymyr Zelensky", "PERSON"), ("Olaf Brandt", "PERSON"),
+                            ("Kyiv", "GPE")]),
+                          ("Volodymyr Zelensky spoke in Kharkiv.",
+                           [("Volodymyr Zelensky", "PERSON"), ("Kharkiv", "GPE")])])
+    update_entity_index(str(tmp_path))
+    before = {r["canonical"]: r for r in index(tmp_path).to_pylist()}
+    assert set(before) == {"Volodymyr Zelensky", "Olaf Brandt", "Kyiv", "Kharkiv"}
+    # the second run brings a romanisation of the name and the old exonym of the city
+    publish(tmp_path, 2, [("Volodymyr Zelenskyy arrived in Kiev on Monday.",
+                           [("Volodymyr Zelenskyy", "PERSON"), ("Kiev", "GPE")])])
+    done = update_entity_index(str(tmp_path))
+    assert done["runs_folded"] == 1
+    assert entity_of(tmp_path, "Volodymyr Zelenskyy") == entity_of(tmp_path, "Volodymyr Zelensky")
+    assert entity_of(tmp_path, "Kiev") == entity_of(tmp_path, "Kyiv")
+    assert entity_of(tmp_path, "Kharkiv") != entity_of(tmp_path, "Kyiv")
+    row = next(r for r in index(tmp_path).to_pylist() if r["canonical"] == "Kiev")
+    assert "exonym" in row["merge_evidence"]
+    assert rows(index(tmp_path)) == reference(tmp_path)
+
+
+def test_a_new_full_name_parts_a_short_form_from_the_other(tmp_path) -> None:
+    """"Brandt" alone joined the only Brandt with a full name; a run that brings a second one
+    makes it ambiguous: the short form stands alone again (a name the run did not mention)."""
+    publish(tmp_path, 1, [("Olaf Brandt spoke.", [("Olaf Brandt", "PERSON")]),
+                          ("Brandt left early.", [("Brandt", "PERSON")])])
+    update_entity_index(str(tmp_path))
+    assert entity_of(tmp_path, "Brandt") == entity_of(tmp_path, "Olaf Brandt")
+    publish(tmp_path, 2, [("Marta Brandt won.", [("Marta Brandt", "PERSON")])])
+    update_entity_index(str(tmp_path))
+    assert entity_of(tmp_path, "Brandt") not in {entity_of(tmp_path, "Olaf Brandt"),
+                                                 entity_of(tmp_path, "Marta Brandt")}
+    assert rows(index(tmp_path)) == reference(tmp_path)
+
+
+def test_a_document_processed_again_counts_once_in_its_latest_version(tmp_path) -> None:
+    text = "Olaf Brandt met Ina Sorel."
+    publish(tmp_path, 1, [(text, [("Olaf Brandt", "PERSON"), ("Ina Sorel", "PERSON")])])
+    update_entity_index(str(tmp_path))
+    # the same document again (a new cleaner), where the model now sees only one name
+    publish(tmp_path, 2, [(text, [("Olaf Brandt", "ORG")])])
+    update_entity_index(str(tmp_path))
+    got = {(r["canonical"], r["label"]): r for r in index(tmp_path).to_pylist()}
+    assert set(got) == {("Olaf Brandt", "ORG")}
+    assert got[("Olaf Brandt", "ORG")]["n_documents"] == 1
+    assert rows(index(tmp_path)) == reference(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("synthetic")
+    write_output(out, 1200, 6, seed=3, batch_size=100)
+    return out
+
+
+def test_folding_run_by_run_equals_the_index_of_every_table_at_once(synthetic, tmp_path) -> None:
+    out = tmp_path / "out"
+    runs = published_runs(str(synthetic))
+    for i, run_id in enumerate(runs):
+        for name in RUN_TABLES:
+            src = synthetic / name / f"run_id={run_id}"
+            if src.exists():
+                shutil.copytree(src, out / name / f"run_id={run_id}")
+        done = update_entity_index(str(out))
+        assert done["runs_folded"] == 1
+        assert done["names_touched"] > 0
+        if i:  # later runs regroup a region around their names, not the whole corpus
+            assert done["facts"] < len(index(out))
+    assert rows(index(out)) == reference(synthetic)
+    # and a rebuild from the tables alone, a few runs at a time, gives the same index
+    before = index(out)
+    rebuilt = rebuild_entity_index(str(out), max_documents=300)
+    assert rebuilt["chunks"] == 6
+    assert rows(index(out)) == rows(before)
+    assert set(state.load(out).folded) == set(runs)
+
+
+def test_a_fold_that_died_before_its_commit_is_done_again_once(synthetic, tmp_path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(synthetic, out, ignore=shutil.ignore_patterns("_index", "entity_index"))
+    snapshot = state.load(out)
+    from tasks.entity_index import fold_runs
+
+    # a run that wrote its new bucket files and died before the manifest named them
+    fold = fold_runs(str(out), snapshot, published_runs(str(out)))
+    state.stage(snapshot, fold.changes)
+    assert state.load(out).folded == []
+    update_entity_index(str(out))
+    assert rows(index(out)) == reference(synthetic)
+    named = {f for held in state.load(out).files.values() for f in held.values()}
+    on_disk = {str(p.relative_to(out)) for p in (out / "_index").rglob("*.parquet")}
+    assert on_disk == named  # the dead fold's files were collected
+
+
+def test_the_skip_check_reads_the_batch_not_the_output(synthetic, tmp_path) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(synthetic, out, ignore=shutil.ignore_patterns("_index", "entity_index"))
+    update_entity_index(str(out))
+    docs = table_dataset(out, "documents").to_table(columns=["doc_id", "source"])
+    doc_id, source = docs.column("doc_id")[5].as_py(), docs.column("source")[5].as_py()
+    lookup = PublishedLookup(out, "synthetic", "synthetic")
+    assert lookup.pending == {"documents": [], "rejects": [], "sightings": []}  # all folded
+    seen = lookup([doc_id, "0" * 64])
+    assert seen.documents == {doc_id: source}
+    assert seen.inputs == {(doc_id, source)}
+    # one bucket of the state is read for one document, and the answer is the whole output's
+    assert len(lookup.snapshot.paths("ids", state.buckets_of([doc_id]))) == 1
+    every = published_ids(out, "synthetic", "synthetic")
+    assert every.documents[doc_id] == source and len(every.documents) == docs.num_rows
+    assert PublishedLookup(out, "other", "synthetic")([doc_id]).inputs == set()
+
+
+def test_runs_published_since_the_last_fold_are_seen_by_the_skip_check(tmp_path) -> None:
+    """A run that died before its end-of-run step left its batches published, not folded."""
+    run_id = publish(tmp_path, 1, [("Ina Sorel spoke.", [("Ina Sorel", "PERSON")])],
+                     when=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=1))
+    doc_id = hashlib.sha256(b"Ina Sorel spoke.").hexdigest()
+    lookup = PublishedLookup(tmp_path, "c", "m")
+    assert len(lookup.pending["documents"]) == 1
+    assert lookup([doc_id]).documents == {doc_id: "in/1-0.txt"}
+    update_entity_index(str(tmp_path))
+    assert state.load(tmp_path).folded == [run_id]
+    assert PublishedLookup(tmp_path, "c", "m")([doc_id]).documents == {doc_id: "in/1-0.txt"}
