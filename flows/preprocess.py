@@ -16,6 +16,7 @@ import json
 import logging
 import signal
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -197,27 +198,33 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
     return run_row(status, message), progress.counts()
 
 
-def index_and_report(run: Run, row: dict, counts: dict) -> str | None:
+def index_and_report(run: Run, row: dict, counts: dict) -> tuple[str | None, dict]:
     """The corpus's entity index and this run's report (its path), built from the published
     tables once the batches' workers have exited, so the index's memory does not add to theirs.
     Under the output's lock; a failure is recorded in the run's row (its message), it does not
-    fail the run: the tables are published. The row's ``finished_at`` is when this is done."""
+    fail the run: the tables are published. The row's ``finished_at`` is when this is done.
+    Returns the report's path and the seconds each step took."""
     logger = get_run_logger()
     report = None
+    seconds: dict[str, float] = {}
     with output_lock(run.output):
         try:
             # this run's documents (and any a dead run left) folded into the index: the cost
             # follows what was published since the last fold, not the corpus
+            started = time.perf_counter()
             folded = update_entity_index(run.output)
+            seconds["entity_index"] = round(time.perf_counter() - started, 3)
             logger.info("entity index: %s", folded)
+            started = time.perf_counter()
             report = str(write_report(run.output, run.run_id, row["status"], counts))
+            seconds["report"] = round(time.perf_counter() - started, 3)
             logger.info("report: %s", report)
         except Exception as exc:
             logger.exception("the entity index or the report could not be written")
             row["message"] = f"tables published; index/report failed: {type(exc).__name__}: {exc}"
         row["finished_at"] = datetime.now(UTC)
         write_run(run.output, row)
-    return report
+    return report, seconds
 
 
 # In-process runs ("thread") submit their batches to the flow's own runner, one at a time.
@@ -253,10 +260,10 @@ def preprocess(**values: object) -> dict:
             task_runner = make_task_runner(chosen, n_workers, settings.dask_address)
             row, counts = process_sources.with_options(task_runner=task_runner)(
                 settings, run, sources, n_workers + 1)
-    report = index_and_report(run, row, counts)
+    report, end_of_run = index_and_report(run, row, counts)
     status = row["status"]
     summary = {"run_id": run.run_id, "status": status, "output": run.output, "report": report,
-               **counts}
+               "end_of_run_seconds": end_of_run, **counts}
     publish_summary(run.run_id, status, counts, run.output, report)
     message = (f"{counts['documents']} documents, {counts['rejects']} rejects, "
                f"{counts['skipped']} skipped, {counts['edits']} edits, "
@@ -304,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         raise
     print(json.dumps({k: summary[k] for k in ("run_id", "status", "output", "documents",
                                               "rejects", "skipped", "edits", "flags",
-                                              "entities", "report")}, indent=2))
+                                              "entities", "report", "end_of_run_seconds")},
+                     indent=2))
     if STOP.signum is not None:  # asked to stop as the run ended: its servers may be gone
         stop_now(128 + STOP.signum)
     return 0

@@ -286,15 +286,8 @@ STATE_NAMES_V1 = _schema(
     [
         *ENTITY_INDEX_V3,
         pa.field("documents", pa.list_(pa.field("element", pa.string())), nullable=False),
-        pa.field("family", pa.string(), nullable=False),
-        pa.field("key", pa.string(), nullable=False),  # same-name key
-        pa.field("words_key", pa.string(), nullable=False),  # name_key: one-edit variants
-        pa.field("nwords", pa.int32(), nullable=False),
-        pa.field("first", pa.string(), nullable=False),
-        pa.field("last", pa.string(), nullable=False),  # last word (short forms)
-        pa.field("initials", pa.string()),
-        pa.field("letters", pa.string()),  # an acronym's letters
-        pa.field("exonym", pa.int32()),  # its line in tasks/exonyms.txt
+        # the grouping's keys: names that share one may be compared by a rule (entity_index)
+        pa.field("keys", pa.list_(pa.field("element", pa.string())), nullable=False),
     ],
     "state_names",
 )

@@ -54,9 +54,11 @@ from tasks.entities import NAME_LABELS, may_define
 from tasks.entity_groups import (
     _THE,
     GROUPING_RELEASE,
+    MIN_WORD,
     Identity,
     Name,
     _compact,
+    _deletions,
     acronym_letters,
     exonyms,
     family,
@@ -78,15 +80,34 @@ def name_bucket(canonical: str, label: str) -> int:
     return state.bucket_of(f"{label}\x1f{canonical}")
 
 
-def name_keys(canonical: str, label: str) -> dict:
-    """The grouping's keys of a name (``STATE_NAMES_V1``'s key columns)."""
+def name_keys(canonical: str, label: str) -> list[str]:
+    """The keys by which the grouping finds the names a name could be joined with, or that it
+    decides with: two names share a key if a rule of ``group_names`` may compare them.
+
+    - ``s``: the same name (its family and compact key: "KYIV's" / "Kyiv");
+    - ``d``: a one-edit variant in one word (the word, or it less one letter, beside the other
+      words: ``group_names``'s own candidate index, "Zelensky" / "Zelenskyy");
+    - ``l``: a person's last word, or it less one letter (short forms: "Zelenskiy" alone);
+    - ``i``: initials or an acronym's letters, any family ("EU" / "European Union");
+    - ``e``: a line of tasks/exonyms.txt ("Kiev" / "Kyiv")."""
+    fam = family(label)
     words_key = name_key(canonical)
     words = words_key.split()
     capital = "" if _THE.sub("", canonical)[:1].islower() else "^"
-    return {"family": family(label), "key": _compact(words_key) + capital,
-            "words_key": words_key, "nwords": len(words), "first": words_key[:1],
-            "last": words[-1] if words else "", "initials": initials(canonical),
-            "letters": acronym_letters(canonical), "exonym": exonyms().get(_compact(words_key))}
+    keys = {f"s\x1f{fam}\x1f{_compact(words_key)}{capital}"}
+    for w, word in enumerate(words):
+        if len(word) >= MIN_WORD - 1:
+            rest = " ".join(words[:w] + words[w + 1:])
+            keys |= {f"d\x1f{fam}\x1f{len(words)}\x1f{w}\x1f{rest}\x1f{form}"
+                     for form in _deletions(word)}
+    if fam == "PERSON" and words:
+        keys |= {f"l\x1f{form}" for form in _deletions(words[-1])}
+    for letters in (initials(canonical), acronym_letters(canonical)):
+        if letters:
+            keys.add(f"i\x1f{letters}")
+    if (line := exonyms().get(_compact(words_key))) is not None:
+        keys.add(f"e\x1f{line}")
+    return sorted(keys)
 
 
 # --- which runs are folded ----------------------------------------------------------------------
@@ -270,7 +291,7 @@ def _is_key(table: pa.Table, keys: Iterable[Key]) -> pa.ChunkedArray | pa.Array:
 def _new_name(canonical: str, label: str, at) -> dict:  # noqa: ANN001
     return {"canonical": canonical, "label": label, "n_documents": 0, "n_mentions": 0,
             "first_seen": at, "last_seen": at, **_identity_columns(_alone(canonical, label)),
-            "documents": [], **name_keys(canonical, label)}
+            "documents": [], "keys": name_keys(canonical, label)}
 
 
 def _alone(canonical: str, label: str) -> Identity:
@@ -322,63 +343,85 @@ class Lookup:
     def __init__(self, snapshot: state.Snapshot, fold: Fold) -> None:
         import duckdb
 
+        self.snapshot, self.fold = snapshot, fold
         self.con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "threads": 2})
-        for table, schema in (("names", STATE_NAMES_V1), ("doc_names", STATE_DOC_NAMES_V1)):
-            changed = fold.changes.get(table, {})
-            files = [p for b, p in zip(sorted(snapshot.files.get(table, {})),
-                                       snapshot.paths(table)) if b not in changed]
-            fresh = _concat(list(changed.values()), schema)
-            self.con.register(f"{table}_fresh", fresh)
-            parts = [f"SELECT * FROM {table}_fresh"]
-            if files:
-                parts.append("SELECT * FROM read_parquet(" + repr(files) + ")")
-            self.con.execute(f"CREATE VIEW {table} AS " + " UNION ALL ".join(parts))
+        changed = fold.changes.get("names", {})
+        files = [p for b, p in zip(sorted(snapshot.files.get("names", {})),
+                                   snapshot.paths("names")) if b not in changed]
+        self.con.register("names_fresh", _concat(list(changed.values()), STATE_NAMES_V1))
+        parts = ["SELECT * FROM names_fresh"]
+        if files:
+            parts.append("SELECT * FROM read_parquet(" + repr(files) + ")")
+        self.con.execute("CREATE VIEW names AS " + " UNION ALL ".join(parts))
+        self._doc_buckets: dict[int, pa.Table] = {}
 
-    def neighbours(self, probes: pa.Table) -> set[Key]:
-        """Names (with documents) sharing a grouping key with one of ``probes``."""
-        self.con.register("probes", probes)
-        query = """
-        SELECT n.canonical, n.label FROM names n JOIN probes p USING (family, key)
-        UNION SELECT n.canonical, n.label FROM names n JOIN probes p
-          ON n.family = p.family AND n.nwords = p.nwords AND n.first = p.first
-          WHERE abs(length(n.words_key) - length(p.words_key)) <= 1
-            AND levenshtein(n.words_key, p.words_key) <= 1
-        UNION SELECT n.canonical, n.label FROM names n JOIN probes p
-          ON n.family = 'PERSON' AND p.family = 'PERSON' AND left(n.last, 1) = left(p.last, 1)
-          WHERE abs(length(n.last) - length(p.last)) <= 1 AND levenshtein(n.last, p.last) <= 1
-        UNION SELECT n.canonical, n.label FROM names n JOIN probes p
-          ON n.initials IN (p.initials, p.letters) OR n.letters IN (p.initials, p.letters)
-        UNION SELECT n.canonical, n.label FROM names n JOIN probes p USING (exonym)
-        UNION SELECT n.canonical, n.label FROM names n JOIN probes p USING (entity_id)
-        """
-        found = self.con.sql(
-            f"SELECT * FROM ({query}) JOIN names USING (canonical, label) "
-            "WHERE n_documents > 0").to_arrow_table().select(["canonical", "label"])
-        self.con.unregister("probes")
-        return set(zip(found.column("canonical").to_pylist(), found.column("label").to_pylist()))
+    def _query(self, sql: str, **tables: pa.Table) -> pa.Table:
+        for name, table in tables.items():
+            self.con.register(name, table)
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        finally:
+            for name in tables:
+                self.con.unregister(name)
+
+    def neighbours(self, keys: set[Key]) -> set[Key]:
+        """The names (with documents) that share a grouping key with one of ``keys``."""
+        found = self._query(
+            "SELECT DISTINCT n.canonical, n.label FROM (SELECT canonical, label, "
+            "unnest(keys) AS k FROM names WHERE n_documents > 0) n JOIN ("
+            "SELECT DISTINCT unnest(n.keys) AS k FROM names n JOIN wanted w "
+            "USING (canonical, label)) p USING (k)", wanted=_keys_table(keys))
+        return _key_set(found)
+
+    def mates(self, keys: set[Key]) -> set[Key]:
+        """The names of the entities ``keys`` belong to (as the index has them now)."""
+        found = self._query(
+            "SELECT DISTINCT n.canonical, n.label FROM names n JOIN (SELECT DISTINCT "
+            "n.entity_id FROM names n JOIN wanted USING (canonical, label)) USING (entity_id) "
+            "WHERE n.n_documents > 0", wanted=_keys_table(keys))
+        return _key_set(found)
 
     def rows(self, keys: set[Key]) -> pa.Table:
-        wanted = pa.table({"canonical": [k[0] for k in keys], "label": [k[1] for k in keys]})
-        self.con.register("wanted", wanted)
-        try:
-            return self.con.sql(
-                "SELECT n.* FROM names n JOIN wanted USING (canonical, label)").to_arrow_table()
-        finally:
-            self.con.unregister("wanted")
+        return self._query("SELECT n.* FROM names n JOIN wanted USING (canonical, label)",
+                           wanted=_keys_table(keys))
+
+    def _doc_bucket(self, bucket: int) -> pa.Table:
+        if bucket not in self._doc_buckets:
+            if len(self._doc_buckets) >= 8:  # a few buckets at a time: memory stays bounded
+                self._doc_buckets.pop(next(iter(self._doc_buckets)))
+            table = self.snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket,
+                                              self.fold.changes)
+            self._doc_buckets[bucket] = table.select(["doc_id", "canonical", "label"])
+        return self._doc_buckets[bucket]
 
     def cooccurring(self, name: Name) -> frozenset[str]:
-        """The other names (of ``NAME_LABELS``) in the documents of ``name``."""
-        labels = ", ".join(f"'{lab}'" for lab in sorted(NAME_LABELS))
-        found = self.con.execute(
-            "SELECT DISTINCT b.canonical FROM doc_names a JOIN doc_names b USING (doc_id) "
-            f"WHERE a.canonical = ? AND a.label = ? AND b.label IN ({labels}) "
-            "AND NOT (b.canonical = ? AND b.label = ?)",
-            [name.canonical, name.label, name.canonical, name.label]).fetchall()
-        return frozenset(c for (c,) in found)
+        """The other names (of ``NAME_LABELS``) in the documents of ``name``: read from the
+        buckets of its documents only."""
+        by_bucket: dict[int, list[str]] = defaultdict(list)
+        for doc_id in name.documents:
+            by_bucket[state.bucket_of(doc_id)].append(doc_id)
+        labels = pa.array(sorted(NAME_LABELS), pa.string())
+        out: set[str] = set()
+        for bucket, docs in by_bucket.items():
+            table = self._doc_bucket(bucket)
+            table = table.filter(pc.and_(
+                pc.is_in(table.column("doc_id"), pa.array(docs, pa.string())),
+                pc.is_in(table.column("label"), labels)))
+            for c, lab in zip(table.column("canonical").to_pylist(),
+                              table.column("label").to_pylist()):
+                if (c, lab) != (name.canonical, name.label):
+                    out.add(c)
+        return frozenset(out)
 
 
-_PROBE_COLUMNS = ["canonical", "label", "family", "key", "words_key", "nwords", "first", "last",
-                  "initials", "letters", "exonym", "entity_id"]
+def _keys_table(keys: Iterable[Key]) -> pa.Table:
+    keys = list(keys)
+    return pa.table({"canonical": pa.array([k[0] for k in keys], pa.string()),
+                     "label": pa.array([k[1] for k in keys], pa.string())})
+
+
+def _key_set(table: pa.Table) -> set[Key]:
+    return set(zip(table.column("canonical").to_pylist(), table.column("label").to_pylist()))
 
 
 def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
@@ -387,11 +430,12 @@ def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
     touched = {k for k in fold.touched if k[1] in NAME_LABELS}
     if not touched:
         return
-    probes = lookup.rows(touched).select(_PROBE_COLUMNS)
-    region = lookup.neighbours(probes)
-    region |= {k for k in touched}
-    region_rows = lookup.rows(region)
-    facts = region | lookup.neighbours(region_rows.select(_PROBE_COLUMNS))
+    # the region: the touched names, the names they could be joined with, and their entities
+    region = touched | lookup.neighbours(touched)
+    region |= lookup.mates(region)
+    # the facts: every name that shares a key with the region, with its whole entity
+    facts = region | lookup.neighbours(region)
+    facts |= lookup.mates(facts)
     rows = lookup.rows(facts)
     rows = rows.filter(pc.greater(rows.column("n_documents"), 0))
     names = [Name(c, lab, nd, nm, frozenset(docs)) for c, lab, nd, nm, docs in zip(
@@ -399,7 +443,7 @@ def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
                                                 "n_mentions", "documents")))]
     defined = _defined(snapshot, fold, {n.canonical for n in names})
     identity = group_names(names, NAME_LABELS, defined,
-                           functools.lru_cache(maxsize=None)(lookup.cooccurring))
+                           functools.lru_cache(maxsize=4096)(lookup.cooccurring))
     adopted_ids = {identity[k].entity_id for k in region if k in identity}
     adopt = {k: v for k, v in identity.items() if v.entity_id in adopted_ids}
     fold.stats.update(region=len(region), facts=len(names), regrouped=len(adopt))
