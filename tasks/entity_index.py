@@ -87,9 +87,13 @@ def name_keys(canonical: str, label: str) -> list[str]:
     - ``s``: the same name (its family and compact key: "KYIV's" / "Kyiv");
     - ``d``: a one-edit variant in one word (the word, or it less one letter, beside the other
       words: ``group_names``'s own candidate index, "Zelensky" / "Zelenskyy");
-    - ``l``: a person's last word, or it less one letter (short forms: "Zelenskiy" alone);
-    - ``i``: initials or an acronym's letters, any family ("EU" / "European Union");
-    - ``e``: a line of tasks/exonyms.txt ("Kiev" / "Kyiv")."""
+    - ``L`` / ``l``: a person's last word, or it less one letter, of a full name / of a name of
+      one word (short forms: "Zelenskiy" alone and "Volodymyr Zelensky");
+    - ``i`` / ``a``: a name's initials / an acronym's letters, any family ("European Union" /
+      "EU");
+    - ``e``: a line of tasks/exonyms.txt ("Kiev" / "Kyiv").
+    Some keys are looked for under another (``PROBES``): a full name needs the one-word names
+    of its last word, not every other full name (those are the one-word name's facts)."""
     fam = family(label)
     words_key = name_key(canonical)
     words = words_key.split()
@@ -101,16 +105,29 @@ def name_keys(canonical: str, label: str) -> list[str]:
             keys |= {f"d\x1f{fam}\x1f{len(words)}\x1f{w}\x1f{rest}\x1f{form}"
                      for form in _deletions(word)}
     if fam == "PERSON" and words:
-        keys |= {f"l\x1f{form}" for form in _deletions(words[-1])}
-    for letters in (initials(canonical), acronym_letters(canonical)):
-        if letters:
-            keys.add(f"i\x1f{letters}")
+        kind = "L" if len(words) > 1 else "l"
+        keys |= {f"{kind}\x1f{form}" for form in _deletions(words[-1])}
+    if found := initials(canonical):
+        keys.add(f"i\x1f{found}")
+    if found := acronym_letters(canonical):
+        keys.add(f"a\x1f{found}")
     if (line := exonyms().get(_compact(words_key))) is not None:
         keys.add(f"e\x1f{line}")
     return sorted(keys)
 
 
 # --- which runs are folded ----------------------------------------------------------------------
+
+
+# the keys a key is looked for under: a name with initials needs the acronyms with its letters;
+# an acronym every name with its letters as initials (its facts: "the only name in the corpus
+# with these initials") and the other acronyms; a full name the one-word names of its last
+# word; a one-word name every full name ending with it. Other kinds: themselves.
+PROBES = {"i": "a", "a": "ia", "L": "l", "l": "L"}
+
+
+def probe_keys(keys: Iterable[str]) -> set[str]:
+    return {kind + key[1:] for key in keys for kind in PROBES.get(key[0], key[0])}
 
 
 def published_runs(output: str) -> list[str]:
@@ -354,6 +371,7 @@ class Lookup:
             parts.append("SELECT * FROM read_parquet(" + repr(files) + ")")
         self.con.execute("CREATE VIEW names AS " + " UNION ALL ".join(parts))
         self._doc_buckets: dict[int, pa.Table] = {}
+        self.cached_cooccurring = functools.lru_cache(maxsize=4096)(self.cooccurring)
 
     def _query(self, sql: str, **tables: pa.Table) -> pa.Table:
         for name, table in tables.items():
@@ -366,12 +384,14 @@ class Lookup:
 
     def neighbours(self, keys: set[Key]) -> set[Key]:
         """The names (with documents) that share a grouping key with one of ``keys``."""
+        held = self.rows(keys).column("keys").to_pylist()
+        probes = pa.table({"k": pa.array(sorted(probe_keys(k for ks in held for k in ks)),
+                                         pa.string())})
         found = self._query(
             "SELECT DISTINCT n.canonical, n.label FROM (SELECT canonical, label, "
-            "unnest(keys) AS k FROM names WHERE n_documents > 0) n JOIN ("
-            "SELECT DISTINCT unnest(n.keys) AS k FROM names n JOIN wanted w "
-            "USING (canonical, label)) p USING (k)", wanted=_keys_table(keys))
-        return _key_set(found)
+            "unnest(keys) AS k FROM names WHERE n_documents > 0) n JOIN probes USING (k)",
+            probes=probes)
+        return _key_set(found) | set(keys)
 
     def mates(self, keys: set[Key]) -> set[Key]:
         """The names of the entities ``keys`` belong to (as the index has them now)."""
@@ -387,7 +407,7 @@ class Lookup:
 
     def _doc_bucket(self, bucket: int) -> pa.Table:
         if bucket not in self._doc_buckets:
-            if len(self._doc_buckets) >= 8:  # a few buckets at a time: memory stays bounded
+            if len(self._doc_buckets) >= 16:  # a few buckets at a time: memory stays bounded
                 self._doc_buckets.pop(next(iter(self._doc_buckets)))
             table = self.snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket,
                                               self.fold.changes)
@@ -433,27 +453,17 @@ def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
     # the region: the touched names, the names they could be joined with, and their entities
     region = touched | lookup.neighbours(touched)
     region |= lookup.mates(region)
-    # the facts: every name that shares a key with the region, with its whole entity
-    facts = region | lookup.neighbours(region)
-    facts |= lookup.mates(facts)
-    rows = lookup.rows(facts)
-    rows = rows.filter(pc.greater(rows.column("n_documents"), 0))
-    names = [Name(c, lab, nd, nm, frozenset(docs)) for c, lab, nd, nm, docs in zip(
-        *(rows.column(x).to_pylist() for x in ("canonical", "label", "n_documents",
-                                                "n_mentions", "documents")))]
-    defined = _defined(snapshot, fold, {n.canonical for n in names})
-    identity = group_names(names, NAME_LABELS, defined,
-                           functools.lru_cache(maxsize=4096)(lookup.cooccurring))
-    adopted_ids = {identity[k].entity_id for k in region if k in identity}
-    adopt = {k: v for k, v in identity.items() if v.entity_id in adopted_ids}
-    fold.stats.update(region=len(region), facts=len(names), regrouped=len(adopt))
-    old = {(c, lab): (e, ec, el, tuple(a), m, g) for c, lab, e, ec, el, a, m, g in zip(
-        *(rows.column(x).to_pylist() for x in (
-            "canonical", "label", "entity_id", "entity_canonical", "entity_label", "aliases",
-            "merge_evidence", "grouping_version")))}
-    changed = {k: v for k, v in adopt.items()
-               if old.get(k) != (v.entity_id, v.entity_canonical, v.entity_label, v.aliases,
-                                 v.merge_evidence, GROUPING_RELEASE)}
+    rounds = 0
+    while True:
+        rounds += 1
+        changed, rows, n_facts, n_adopted = _decide(lookup, snapshot, fold, region)
+        # a name outside the region whose entity changes was decided on facts that were not all
+        # looked up (those of its own keys): it joins the region, and the region is decided again
+        outside = set(changed) - region
+        if not outside:
+            break
+        region |= outside | lookup.mates(outside)
+    fold.stats.update(region=len(region), facts=n_facts, regrouped=n_adopted, rounds=rounds)
     fold.stats["identities_changed"] = len(changed)
     by_bucket: dict[int, list[Key]] = defaultdict(list)
     for key in changed:
@@ -466,6 +476,31 @@ def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
         fold.changes["names"][bucket] = _concat(
             [table.filter(pc.invert(mask)),
              pa.Table.from_pylist(updated, schema=STATE_NAMES_V1)], STATE_NAMES_V1)
+
+
+def _decide(lookup: Lookup, snapshot: state.Snapshot, fold: Fold, region: set[Key]
+            ) -> tuple[dict[Key, Identity], pa.Table, int, int]:
+    """The entities of the region, decided among every name sharing a key with it (and their
+    whole entities): the identities that differ from the index's."""
+    facts = region | lookup.neighbours(region)
+    facts |= lookup.mates(facts)
+    rows = lookup.rows(facts)
+    rows = rows.filter(pc.greater(rows.column("n_documents"), 0))
+    names = [Name(c, lab, nd, nm, frozenset(docs)) for c, lab, nd, nm, docs in zip(
+        *(rows.column(x).to_pylist() for x in ("canonical", "label", "n_documents",
+                                                "n_mentions", "documents")))]
+    defined = _defined(snapshot, fold, {n.canonical for n in names})
+    identity = group_names(names, NAME_LABELS, defined, lookup.cached_cooccurring)
+    adopted_ids = {identity[k].entity_id for k in region if k in identity}
+    adopt = {k: v for k, v in identity.items() if v.entity_id in adopted_ids}
+    old = {(c, lab): (e, ec, el, tuple(a), m, g) for c, lab, e, ec, el, a, m, g in zip(
+        *(rows.column(x).to_pylist() for x in (
+            "canonical", "label", "entity_id", "entity_canonical", "entity_label", "aliases",
+            "merge_evidence", "grouping_version")))}
+    changed = {k: v for k, v in adopt.items()
+               if old.get(k) != (v.entity_id, v.entity_canonical, v.entity_label, v.aliases,
+                                 v.merge_evidence, GROUPING_RELEASE)}
+    return changed, rows, len(names), len(adopt)
 
 
 def _defined(snapshot: state.Snapshot, fold: Fold, canonicals: set[str]
