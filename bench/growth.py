@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--scales", type=float, nargs="+", default=[0, 10, 100])
     parser.add_argument("--server", action="store_true")
     parser.add_argument("--tries", type=int, default=2)
+    parser.add_argument("--rebuild-documents", type=int, default=20_000,
+                        help="documents the rebuild folds at a time (its memory bound)")
     parser.add_argument("--keep", help="folder to write the outputs in (kept); default a temp")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
@@ -65,7 +67,7 @@ def main() -> None:
                 row["written"] = write_output(base, docs, max(1, docs // DOCS_PER_RUN))
                 out, wall, peak, _ = run_measured(
                     [sys.executable, "-m", "tasks.entity_index", "--output", str(base),
-                     "--rebuild"], env)
+                     "--rebuild", "--max-documents", str(args.rebuild_documents)], env)
                 row["rebuild"] = {"wall_s": round(wall, 1),
                                   "peak_rss_mb": round(peak["rss"] / 2**20),
                                   "peak_pss_mb": round(peak["pss"] / 2**20)}

@@ -71,7 +71,8 @@ from tasks.entity_groups import (
 log = logging.getLogger(__name__)
 
 DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
-REBUILD_DOCUMENTS = 20_000  # documents folded at a time by a rebuild (its memory bound)
+REBUILD_DOCUMENTS = 5_000
+PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily  # documents folded at a time by a rebuild (its memory bound)
 ID_TABLES = ("documents", "rejects", "sightings")
 Key = tuple[str, str]  # (canonical, label)
 
@@ -370,7 +371,7 @@ class Lookup:
         if files:
             parts.append("SELECT * FROM read_parquet(" + repr(files) + ")")
         self.con.execute("CREATE VIEW names AS " + " UNION ALL ".join(parts))
-        self._doc_buckets: dict[int, pa.Table] = {}
+        self._doc_names: dict[str, list[Key]] = {}  # doc_id -> its names, as read
         self.cached_cooccurring = functools.lru_cache(maxsize=4096)(self.cooccurring)
 
     def _query(self, sql: str, **tables: pa.Table) -> pa.Table:
@@ -405,33 +406,43 @@ class Lookup:
         return self._query("SELECT n.* FROM names n JOIN wanted USING (canonical, label)",
                            wanted=_keys_table(keys))
 
-    def _doc_bucket(self, bucket: int) -> pa.Table:
-        if bucket not in self._doc_buckets:
-            if len(self._doc_buckets) >= 16:  # a few buckets at a time: memory stays bounded
-                self._doc_buckets.pop(next(iter(self._doc_buckets)))
-            table = self.snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket,
-                                              self.fold.changes)
-            self._doc_buckets[bucket] = table.select(["doc_id", "canonical", "label"])
-        return self._doc_buckets[bucket]
+    def prefetch(self, names: Iterable[Name]) -> None:
+        """Read, one pass over the buckets, the names of every document of ``names`` (those in
+        at most ``PREFETCH_DOCUMENTS`` documents: the rare names the grouping compares by
+        their co-occurring names), so that ``cooccurring`` finds them in memory."""
+        wanted: dict[int, set[str]] = defaultdict(set)
+        for name in names:
+            if len(name.documents) <= PREFETCH_DOCUMENTS:
+                for doc_id in name.documents:
+                    if doc_id not in self._doc_names:
+                        wanted[state.bucket_of(doc_id)].add(doc_id)
+        for bucket, docs in wanted.items():
+            self._load(bucket, docs)
+
+    def _load(self, bucket: int, docs: set[str]) -> None:
+        table = self.snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket,
+                                          self.fold.changes)
+        table = table.filter(pc.and_(
+            pc.is_in(table.column("doc_id"), pa.array(sorted(docs), pa.string())),
+            pc.is_in(table.column("label"), pa.array(sorted(NAME_LABELS), pa.string()))))
+        for doc_id in docs:
+            self._doc_names[doc_id] = []
+        for d, c, lab in zip(*(table.column(x).to_pylist()
+                               for x in ("doc_id", "canonical", "label"))):
+            self._doc_names[d].append((c, lab))
 
     def cooccurring(self, name: Name) -> frozenset[str]:
-        """The other names (of ``NAME_LABELS``) in the documents of ``name``: read from the
+        """The other names (of ``NAME_LABELS``) in the documents of ``name``, read from the
         buckets of its documents only."""
-        by_bucket: dict[int, list[str]] = defaultdict(list)
+        missing: dict[int, set[str]] = defaultdict(set)
         for doc_id in name.documents:
-            by_bucket[state.bucket_of(doc_id)].append(doc_id)
-        labels = pa.array(sorted(NAME_LABELS), pa.string())
-        out: set[str] = set()
-        for bucket, docs in by_bucket.items():
-            table = self._doc_bucket(bucket)
-            table = table.filter(pc.and_(
-                pc.is_in(table.column("doc_id"), pa.array(docs, pa.string())),
-                pc.is_in(table.column("label"), labels)))
-            for c, lab in zip(table.column("canonical").to_pylist(),
-                              table.column("label").to_pylist()):
-                if (c, lab) != (name.canonical, name.label):
-                    out.add(c)
-        return frozenset(out)
+            if doc_id not in self._doc_names:
+                missing[state.bucket_of(doc_id)].add(doc_id)
+        for bucket, docs in missing.items():
+            self._load(bucket, docs)
+        own = (name.canonical, name.label)
+        return frozenset(c for d in name.documents for c, lab in self._doc_names[d]
+                         if (c, lab) != own)
 
 
 def _keys_table(keys: Iterable[Key]) -> pa.Table:
@@ -490,6 +501,7 @@ def _decide(lookup: Lookup, snapshot: state.Snapshot, fold: Fold, region: set[Ke
         *(rows.column(x).to_pylist() for x in ("canonical", "label", "n_documents",
                                                 "n_mentions", "documents")))]
     defined = _defined(snapshot, fold, {n.canonical for n in names})
+    lookup.prefetch(names)
     identity = group_names(names, NAME_LABELS, defined, lookup.cached_cooccurring)
     adopted_ids = {identity[k].entity_id for k in region if k in identity}
     adopt = {k: v for k, v in identity.items() if v.entity_id in adopted_ids}
