@@ -57,7 +57,7 @@ from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_t
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entities import write_entity_index
 from tasks.faults import failpoint
-from tasks.ingest import Limits, find_sources, read_sources
+from tasks.ingest import Limits, find_sources, read_sources, source_name
 from tasks.process import process_batch
 from tasks.report import write_report
 
@@ -138,9 +138,10 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
 
             def read(paths: list[str]):
                 for path in paths:
+                    name = source_name(path)  # as its documents name it: storable text
                     for item in read_sources([path], settings.text_column, run.limits):
                         STOP.check()
-                        yield item, path
+                        yield item, name
                     progress.files_read += 1
                     progress.bytes_read += size_of(path)
                     failpoint("read")

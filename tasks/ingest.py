@@ -98,6 +98,28 @@ def sha256_hex(data: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_BYTE_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def source_name(path: str) -> str:
+    """The name a file's documents and rejects are recorded under: its path, or, when the path
+    is not UTF-8 (a Latin-1 name from an old share or archive), the path with each byte that is
+    not as ``\\xNN``. Lossless: ``file_path`` gives the path back (a backslash of an escaped
+    name is ``\\x5c``, and a name holding a literal ``\\xNN`` is escaped too)."""
+    if not _SURROGATES.search(path) and not _BYTE_ESCAPE.search(path):
+        return path
+    return os.fsencode(path).replace(b"\\", b"\\x5c").decode("utf-8", "backslashreplace")
+
+
+def file_path(name: str) -> str:
+    """The path of the file recorded as ``name`` (``source_name``'s inverse)."""
+    if not _BYTE_ESCAPE.search(name):
+        return name
+    parts = _BYTE_ESCAPE.split(name)  # text, hex digits, text, ...
+    return os.fsdecode(b"".join(bytes([int(p, 16)]) if i % 2 else p.encode()
+                                for i, p in enumerate(parts)))
+
+
 # ---------------------------------------------------------------------------------------------
 # finding sources
 
@@ -301,7 +323,7 @@ def _format_of(path: str) -> tuple[str, bool]:
 
 def _check_regular(path: str) -> None:
     """Only regular files are read: opening a FIFO would block the run forever."""
-    mode = os.stat(path).st_mode
+    mode = os.stat(file_path(path)).st_mode
     if not stat.S_ISREG(mode):
         kind = next((k for test, k in _NOT_A_FILE if test(mode)), "not a regular file")
         raise BadInput("unreadable", f"{path} cannot be read: it is {kind}, not a regular file")
@@ -317,7 +339,7 @@ class _Input(io.RawIOBase):
         super().__init__()
         self.path, self.gz, self.limits = path, gz, limits
         self.total = 0
-        self._raw = open(path, "rb")  # noqa: SIM115 -- closed by close()
+        self._raw = open(file_path(path), "rb")  # noqa: SIM115 -- closed by close()
         self._stream: io.BufferedIOBase = gzip.GzipFile(fileobj=self._raw) if gz else self._raw
 
     def __enter__(self) -> _Input:
@@ -368,7 +390,7 @@ def _head(path: str, gz: bool, limits: Limits, size: int = 4 << 20) -> bytes:
 def _too_large(path: str, source: str, size: str, limits: Limits) -> Reject:
     """A reject for an input over the document limit; its id is stable while the file is
     unchanged (the input itself is never read whole, so it cannot be hashed)."""
-    st = os.stat(path)
+    st = os.stat(file_path(path))
     doc_id = sha256_hex(f"too_large:{source}:{st.st_size}:{st.st_mtime_ns}")
     return Reject(doc_id, source, "too_large",
                   f"{source}: {size} is larger than {limits.document_bytes:,} bytes "
@@ -649,7 +671,8 @@ def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
     """Documents and rejects of one file; a bad file becomes one reject, never an exception.
 
     Read incrementally: memory is bounded by ``limits.document_bytes``, whatever the file's size
-    or what a ``.gz`` expands to."""
+    or what a ``.gz`` expands to. Documents and rejects name the file by ``source_name``."""
+    path = source_name(path)
     suffix, gz = _format_of(path)
     n_out = 0
     try:
@@ -662,7 +685,7 @@ def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
             yield _read_text(path, gz, limits)
             return
         if suffix == ".parquet" and not gz:  # read by row group, not all at once
-            with open(path, "rb") as fh:
+            with open(file_path(path), "rb") as fh:
                 rows = _read_parquet(path, fh, text_column, limits)
                 for item in rows:
                     n_out += 1
@@ -695,10 +718,10 @@ def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
 def _file_id(path: str, extra: str = "") -> str:
     """A stable id for a file-level reject: the hash of its bytes (or of its name)."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # never open a FIFO: it would block
+        if not stat.S_ISREG(os.stat(file_path(path)).st_mode):  # a FIFO would block
             return sha256_hex(f"unreadable:{path}:{extra}")
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
+        with open(file_path(path), "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         h.update(extra.encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 from pathlib import Path
 
 import duckdb
@@ -358,3 +359,43 @@ def test_a_file_named_like_a_row_is_not_a_row(tmp_path) -> None:
                       (f"{src}/x#1.txt", f"{src}/x#1.txt", None),
                       (f"{src}/y#2", f"{src}/y#2", None)}
 
+
+
+def test_a_file_name_that_is_not_utf8_costs_no_document(tmp_path) -> None:
+    """Issue 24, finding 2: ``latin\\xe9name.txt`` (a Latin-1 byte in the name, as on old Samba
+    shares) failed the whole run in incoming_table, on every rerun. Its documents are published
+    and its rejects recorded under the name with that byte escaped (``\\xe9``), which gives the
+    file back; a rerun skips them."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "good.txt").write_text("Officials met in Paris on Monday.\n")
+    raw = os.fsencode(src)
+    for name, data in [(b"latin\xe9name.txt", b"Snow fell in Bergen on Friday.\n"),
+                       (b"feed\xe9.jsonl", b'{"text": "Rain is expected in Oslo."}\n{"x": 1}\n'),
+                       (b"empty\xff.txt", b"")]:
+        with open(os.path.join(raw, name), "wb") as fh:
+            fh.write(data)
+    out = tmp_path / "out"
+    summary = preprocess(source=str(src), output=str(out))
+    assert (summary["status"], summary["documents"], summary["rejects"]) == (
+        "completed_with_rejects", 3, 2)
+    docs = {d["source"]: d["raw_text"] for d in read(out, "documents")}
+    assert docs == {f"{src}/good.txt": "Officials met in Paris on Monday.\n",
+                    f"{src}/latin\\xe9name.txt": "Snow fell in Bergen on Friday.\n",
+                    f"{src}/feed\\xe9.jsonl#1": "Rain is expected in Oslo."}
+    rejects = {r["source"]: (r["reason"], r["detail"]) for r in read(out, "rejects")}
+    assert rejects == {
+        f"{src}/feed\\xe9.jsonl#2": ("missing_text", "no 'text' field (fields: x)"),
+        f"{src}/empty\\xff.txt": ("empty", f"{src}/empty\\xff.txt is empty or only white space")}
+    # the escaped name gives the file back, byte for byte
+    from tasks.ingest import file_path
+
+    assert os.fsencode(file_path(f"{src}/latin\\xe9name.txt")) == os.path.join(
+        raw, b"latin\xe9name.txt")
+    places = {(r["source"], r["path"], r["row"]) for r in read(out, "sightings")}
+    assert (f"{src}/feed\\xe9.jsonl#2", f"{src}/feed\\xe9.jsonl", 2) in places
+    assert (f"{src}/latin\\xe9name.txt", f"{src}/latin\\xe9name.txt", None) in places
+    assert "latin\\xe9name.txt" in Path(summary["report"]).read_text()
+    again = preprocess(source=str(src), output=str(out))
+    assert (again["documents"], again["rejects"], again["skipped"]) == (0, 0, 5)
+    assert len(read(out, "documents")) == 3 and len(read(out, "rejects")) == 2

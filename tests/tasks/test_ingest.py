@@ -21,10 +21,12 @@ from tasks.ingest import (
     Limits,
     Reject,
     decode,
+    file_path,
     find_sources,
     read_source,
     read_sources,
     sha256_hex,
+    source_name,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -230,6 +232,33 @@ def test_text_column_parameter(tmp_path: Path) -> None:
         ("From CSV.", '{"text": "not this"}'),
         ("From Parquet.", None),
     ]
+
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    (b"plain.txt", "plain.txt"),
+    ("caf\u00e9.txt".encode(), "caf\u00e9.txt"),
+    (b"dir\\file.txt", "dir\\file.txt"),  # a Windows zip's folder: kept as it is
+    (b"latin\xe9name.txt", "latin\\xe9name.txt"),
+    (b"lit\\x41.txt", "lit\\x5cx41.txt"),  # a literal "\x41" is not taken for a byte
+    (b"both\\x41\xff.txt", "both\\x5cx41\\xff.txt"),
+])
+def test_a_source_name_is_text_that_gives_the_file_back(name: bytes, shown: str) -> None:
+    """Issue 24, finding 2: a name that is not UTF-8 is recorded with its bytes escaped."""
+    path = os.fsdecode(b"/data/" + name)
+    assert source_name(path) == "/data/" + shown
+    assert file_path(source_name(path)) == path
+    (source_name(path)).encode("utf-8")  # storable in Parquet
+
+
+def test_a_file_whose_name_is_not_utf8_is_read_under_its_escaped_name(tmp_path: Path) -> None:
+    raw = os.path.join(os.fsencode(tmp_path), b"feed\xe9.jsonl")
+    with open(raw, "wb") as fh:
+        fh.write(b'{"text": "One."}\n{"text": ""}\n')
+    items = read_source(os.fsdecode(raw))
+    shown = f"{tmp_path}/feed\\xe9.jsonl"
+    assert [(type(i).__name__, i.source) for i in items] == [
+        ("Document", f"{shown}#1"), ("Reject", f"{shown}#2")]
 
 
 # ---------------------------------------------------------------------------------------------
