@@ -7,6 +7,7 @@ Pure functions first, thin Prefect tasks at the end. Every input document become
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import glob
 import gzip
@@ -16,7 +17,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import stat
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import charset_normalizer
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
@@ -621,11 +625,44 @@ def _is_text_type(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
 
 
+_BATCH_ROWS = 1024
+
+
+def _stated_bytes(group: pq.RowGroupMetaData) -> int:
+    """The uncompressed size a row group's footer entry states (the larger of its two counts)."""
+    columns = sum(group.column(i).total_uncompressed_size for i in range(group.num_columns))
+    return max(group.total_byte_size, columns)
+
+
+def _is_bytes_type(kind: pa.DataType) -> bool:
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+
+
+def _value_bytes(batch: pa.RecordBatch) -> list[int]:
+    """The bytes of each row's string and binary values, counted in Arrow before any row becomes
+    Python: a dictionary's value counts at every row that refers to it, as it will there."""
+    total = pa.array([0] * batch.num_rows, pa.int64())
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type) and _is_bytes_type(column.type.value_type):
+            lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+        elif _is_bytes_type(column.type):
+            lengths = pc.binary_length(column)
+        else:
+            continue
+        total = pc.add(total, pc.fill_null(lengths.cast(pa.int64()), 0))
+    return total.to_pylist()
+
+
 def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits: Limits
                   ) -> Iterator[Document | Reject]:
+    """Rows a row group at a time, in batches of about ``document_bytes``. The footer's stated
+    uncompressed sizes count against ``file_bytes`` before a row group's pages are read (a few
+    KB of zstd can state GBs); what dictionary pages expand to (a value stored once, repeated
+    by many rows) counts too, batch by batch, as it is read."""
     try:
         pf = pq.ParquetFile(source)
-        schema = pf.schema_arrow
+        meta, schema = pf.metadata, pf.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise BadInput("corrupt_file", f"{path} is not a readable Parquet file: {exc}") from exc
     if text_column not in schema.names:
@@ -636,25 +673,49 @@ def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits
     if not _is_text_type(kind):
         raise BadInput("wrong_column_type",
                        f"{path}: column {text_column!r} is {kind}, not a string column")
-    n = 0
-    batches = pf.iter_batches(batch_size=1024)
-    while True:
-        try:  # a damaged page shows only when it is read
-            batch = next(batches, None)
-        except (pa.ArrowException, OSError) as exc:
-            raise BadInput("corrupt_file", f"{path}: Parquet data after row {n} is damaged: {exc}"
-                           ) from exc
-        if batch is None:
-            return
-        for row in batch.to_pylist():
-            n += 1
-            text = row.get(text_column)
-            if isinstance(text, str) and len(text) > limits.document_bytes // 4 and len(
-                    text.encode("utf-8", "surrogatepass")) > limits.document_bytes:
-                yield _too_large(path, f"{path}#{n}", f"row {n}", limits)
-                continue
-            yield _record(row, f"{path}#{n}", text_column, "utf-8", False,
-                          sha256_hex(f"{path}#{n}:{text!r}"))
+    stated = [_stated_bytes(meta.row_group(g)) for g in range(meta.num_row_groups)]
+    n = read_bytes = 0
+    for g, group_bytes in enumerate(stated):
+        group_rows = meta.row_group(g).num_rows
+        if sum(stated[:g + 1]) > limits.file_bytes:
+            if n == 0:
+                raise BadInput("too_large", f"{path}: its Parquet footer states {sum(stated):,} "
+                               f"bytes uncompressed, more than {limits.file_bytes:,} "
+                               "(max_file_bytes); no row was read: split it or raise the limit")
+            raise BadInput("too_large", f"{path}: its Parquet footer states more than "
+                           f"{limits.file_bytes:,} bytes uncompressed up to row {n + group_rows} "
+                           f"(max_file_bytes); rows {n + 1} on were not read")
+        per_row = max(1, group_bytes // max(1, group_rows))
+        batch_rows = max(1, min(_BATCH_ROWS, limits.document_bytes // per_row))
+        batches = pf.iter_batches(batch_size=batch_rows, row_groups=[g])
+        while True:
+            try:  # a damaged page shows only when it is read
+                batch = next(batches, None)
+            except pa.ArrowMemoryError as exc:
+                raise BadInput("too_large", f"{path}: row group {g + 1} (rows {n + 1} on) does "
+                               f"not fit in memory ({exc}); split it or lower max_file_bytes"
+                               ) from exc
+            except (pa.ArrowException, OSError) as exc:
+                raise BadInput("corrupt_file", f"{path}: Parquet data after row {n} is damaged: "
+                               f"{exc}") from exc
+            if batch is None:
+                break
+            sizes = _value_bytes(batch)
+            rows = batch.to_pylist() if sum(sizes) <= limits.document_bytes else None
+            for i, size in enumerate(sizes):
+                n += 1
+                read_bytes += size
+                if read_bytes > limits.file_bytes:
+                    raise BadInput("too_large", f"{path} expands to more than "
+                                   f"{limits.file_bytes:,} bytes (max_file_bytes); split it or "
+                                   "raise the limit")
+                if size > limits.document_bytes:
+                    yield _too_large(path, f"{path}#{n}", f"row {n}", limits)
+                    continue
+                row = rows[i] if rows is not None else batch.slice(i, 1).to_pylist()[0]
+                text = row.get(text_column)
+                yield _record(row, f"{path}#{n}", text_column, "utf-8", False,
+                              sha256_hex(f"{path}#{n}:{text!r}"))
 
 
 def _read_text(path: str, gz: bool, limits: Limits) -> Document | Reject:
@@ -684,21 +745,22 @@ def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
         if suffix in TEXT_SUFFIXES:
             yield _read_text(path, gz, limits)
             return
-        if suffix == ".parquet" and not gz:  # read by row group, not all at once
-            with open(file_path(path), "rb") as fh:
-                rows = _read_parquet(path, fh, text_column, limits)
-                for item in rows:
+        if suffix == ".parquet":  # read by row group, not all at once
+            with contextlib.ExitStack() as files:
+                if gz:  # random access needs the Parquet bytes: on disk, never in memory
+                    stream = files.enter_context(_Input(path, gz, limits))
+                    fh = files.enter_context(tempfile.TemporaryFile())
+                    shutil.copyfileobj(stream, fh, 1 << 20)
+                else:
+                    fh = files.enter_context(open(file_path(path), "rb"))
+                for item in _read_parquet(path, fh, text_column, limits):
                     n_out += 1
                     yield item
         else:
             if suffix in (".jsonl", ".ndjson"):
                 rows = _read_jsonl(path, gz, text_column, limits)
-            elif suffix in (".csv", ".tsv"):
+            else:
                 rows = _read_csv(path, gz, text_column, "\t" if suffix == ".tsv" else ",", limits)
-            else:  # a gzipped Parquet file needs random access: decompressed, within the limit
-                with _Input(path, gz, limits) as stream:
-                    data = stream.read(limits.file_bytes + 1)
-                rows = _read_parquet(path, io.BytesIO(data), text_column, limits)
             for item in rows:
                 n_out += 1
                 yield item

@@ -399,3 +399,30 @@ def test_a_file_name_that_is_not_utf8_costs_no_document(tmp_path) -> None:
     again = preprocess(source=str(src), output=str(out))
     assert (again["documents"], again["rejects"], again["skipped"]) == (0, 0, 5)
     assert len(read(out, "documents")) == 3 and len(read(out, "rejects")) == 2
+
+
+def test_a_parquet_bomb_is_one_too_large_reject_from_its_footer(tmp_path) -> None:
+    """Issue 24, finding 4: 24 rows of 4 MiB in a few KB of zstd were read (and held) whole,
+    past max_file_bytes; the footer's uncompressed size now rejects the file unread."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in"
+    src.mkdir()
+    bomb = src / "bomb.parquet"
+    pq.write_table(pa.table({"text": [f"{i:04d}" + "a" * (4 << 20) for i in range(24)]}), bomb,
+                   compression="zstd")
+    assert bomb.stat().st_size < 100_000
+    (src / "good.txt").write_text("Officials met in Paris on Monday.\n")
+    out = tmp_path / "out"
+    summary = preprocess(source=str(src), output=str(out), max_document_bytes=1 << 20,
+                         max_file_bytes=16 << 20)
+    assert (summary["status"], summary["documents"], summary["rejects"]) == (
+        "completed_with_rejects", 1, 1)
+    assert [d["source"] for d in read(out, "documents")] == [str(src / "good.txt")]
+    [reject] = read(out, "rejects")
+    stated = pq.ParquetFile(bomb).metadata.row_group(0).total_byte_size
+    assert (reject["source"], reject["reason"], reject["detail"]) == (
+        str(bomb), "too_large", f"{bomb}: its Parquet footer states {stated:,} bytes "
+        "uncompressed, more than 16,777,216 (max_file_bytes); no row was read: split it or "
+        "raise the limit")
