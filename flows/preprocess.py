@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shlex
 import signal
 import sys
 import uuid
@@ -283,8 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     try:  # checked here too, so a bad value fails before a Prefect server starts
         RunSettings(**vars(args))
     except ValidationError as exc:
-        parser.error("; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
-                               for e in exc.errors()))
+        flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+        for e in exc.errors():  # one line per bad setting: its flag, the value, what is wrong
+            name = str(e["loc"][0])
+            value = getattr(args, name)
+            shown = (shlex.join(value) or "(no values)" if isinstance(value, list)
+                     else shlex.quote(value) if isinstance(value, str) else value)
+            print(f"{parser.prog}: error: {flags.get(name, name)} {shown}: "
+                  f"{e['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO)
     install_handlers()
     server = local_server()

@@ -176,7 +176,7 @@ def find_sources(source: str | os.PathLike[str], exclude: str | os.PathLike[str]
 
     Nothing under ``exclude`` (the output folder, when it lies inside the source) is a source:
     a run must never read back its own tables and reports. One warning says so."""
-    text = os.fspath(source)
+    text = file_path(os.fspath(source))  # a name that is not UTF-8 may come escaped
     path = Path(text)
     out = None if exclude is None else os.path.realpath(exclude)
     excluded: list[str] = []

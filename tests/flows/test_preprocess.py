@@ -13,7 +13,6 @@ import pyarrow.dataset as ds
 import pytest
 
 from flows.preprocess import preprocess
-from store import OutputNotWritable
 from tasks.clean import AppliedEdit, replay
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -181,14 +180,18 @@ def test_bad_input_goes_to_rejects_and_nothing_is_lost(tmp_path) -> None:
 
 
 def test_missing_source_fails_clearly(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="does not exist"):
         preprocess(source=str(tmp_path / "nope"), output=str(tmp_path / "out"))
 
 
 def test_unwritable_output_fails_and_keeps_earlier_output(tmp_path, sample_dir) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(OutputNotWritable, match="cannot be written"):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="cannot be written"):  # before anything starts
         preprocess(source=str(sample_dir / "articles"), output=str(blocker / "out"))
     assert blocker.read_text() == "not a folder"
 
@@ -296,7 +299,8 @@ def test_bad_patterns_file_fails_before_anything_is_written(tmp_path) -> None:
     patterns = tmp_path / "patterns.jsonl"
     patterns.write_text('{"label": "GPE", "pattern": "Kyiv"}\n{"label": "X", "pattern": []}\n')
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match=rf"^{patterns}:2: \"pattern\" is an empty list"):
+    with pytest.raises(ValueError, match=rf"entity_patterns\n  Value error, {patterns}:2: "
+                       r"\"pattern\" is an empty list"):
         preprocess(source=str(src), output=str(out), entity_patterns=str(patterns))
     assert not out.exists()
 
@@ -426,3 +430,13 @@ def test_a_parquet_bomb_is_one_too_large_reject_from_its_footer(tmp_path) -> Non
         str(bomb), "too_large", f"{bomb}: its Parquet footer states {stated:,} bytes "
         "uncompressed, more than 16,777,216 (max_file_bytes); no row was read: split it or "
         "raise the limit")
+
+
+def test_rules_given_empty_is_refused_before_anything_is_written(tmp_path) -> None:
+    """Issue 24, finding 5: ``rules=[]`` was recorded in the run while every rule ran."""
+    from pydantic import ValidationError
+
+    out = tmp_path / "out"
+    with pytest.raises(ValidationError, match="no rule given"):
+        preprocess(source=str(tmp_path), output=str(out), rules=[])
+    assert not out.exists()
