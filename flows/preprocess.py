@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shlex
 import signal
 import sys
 import time
@@ -58,7 +59,7 @@ from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_t
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entity_index import update_entity_index
 from tasks.faults import failpoint
-from tasks.ingest import Limits, find_sources, read_sources
+from tasks.ingest import Limits, find_sources, read_sources, source_name
 from tasks.process import process_batch
 from tasks.report import write_report
 
@@ -136,9 +137,10 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
 
             def read(paths: list[str]):
                 for path in paths:
+                    name = source_name(path)  # as its documents name it: storable text
                     for item in read_sources([path], settings.text_column, run.limits):
                         STOP.check()
-                        yield item, path
+                        yield item, name
                     progress.files_read += 1
                     progress.bytes_read += size_of(path)
                     failpoint("read")
@@ -289,8 +291,15 @@ def main(argv: list[str] | None = None) -> int:
     try:  # checked here too, so a bad value fails before a Prefect server starts
         RunSettings(**vars(args))
     except ValidationError as exc:
-        parser.error("; ".join(f"--{'-'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}"
-                               for e in exc.errors()))
+        flags = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+        for e in exc.errors():  # one line per bad setting: its flag, the value, what is wrong
+            name = str(e["loc"][0])
+            value = getattr(args, name)
+            shown = (shlex.join(value) or "(no values)" if isinstance(value, list)
+                     else shlex.quote(value) if isinstance(value, str) else value)
+            print(f"{parser.prog}: error: {flags.get(name, name)} {shown}: "
+                  f"{e['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO)
     install_handlers()
     server = local_server()

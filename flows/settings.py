@@ -12,19 +12,120 @@ Everything else is generated from ``RunSettings``:
 from __future__ import annotations
 
 import argparse
+import glob
 import inspect
+import os
 import types
 import typing
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tasks.annotate import DEFAULT_MODEL
-from tasks.ingest import MAX_DOCUMENT_BYTES, MAX_FILE_BYTES
+from tasks.annotate import DEFAULT_MODEL, load_patterns, model_version
+from tasks.ingest import MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, file_path, source_name
 
 
-class RunSettings(BaseModel):
+class _Checked(BaseModel):
+    """What ``RunSettings`` checks of its values beyond their types and limits: every file and
+    name a setting gives, so a bad one fails with its name and value before a server starts
+    (``main``) or a run writes anything (the flow). Reads, never creates or writes."""
+
+    @field_validator("source", check_fields=False)
+    @classmethod
+    def _source_exists(cls, source: str) -> str:
+        path = file_path(source)  # a name that is not UTF-8 may be given escaped, as recorded
+        if not os.path.lexists(path):
+            if not glob.has_magic(path):
+                raise ValueError(f"source {source!r} does not exist: give a file, a directory or "
+                                 "a glob such as 'data/**/*.jsonl'")
+            if not glob.glob(path, recursive=True):
+                raise ValueError(f"source pattern {source!r} matches no file")
+        return source_name(path)  # storable in the runs row
+
+    @field_validator("output", check_fields=False)
+    @classmethod
+    def _output_writable(cls, output: str) -> str:
+        if output.startswith("s3://"):
+            return output  # its bucket and credentials are checked when the run starts
+        if source_name(output) != output:
+            raise ValueError(f"output {source_name(output)!r} is not a UTF-8 name; choose "
+                             "another folder")
+        lock = os.path.join(output, ".lock")
+        if os.path.isfile(output):
+            raise ValueError(f"output {output!r} is a file, not a folder; choose a folder")
+        if os.path.lexists(lock) and not os.path.isfile(lock):
+            raise ValueError(f"the lock file {lock} is a directory, not a file (or is not a "
+                             "regular file); remove it, a run creates it")
+        existing = os.path.abspath(output)
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"output {output!r} cannot be written ({existing} is not a folder "
+                             "this user can write); choose another folder or fix its permissions")
+        return output
+
+    @field_validator("model", check_fields=False)
+    @classmethod
+    def _model_installed(cls, model: str) -> str:
+        from tasks.annotate import ModelNotFound
+
+        try:
+            model_version(model)
+        except ModelNotFound as exc:  # its message lists the installed pipelines
+            raise ValueError(str(exc)) from exc
+        return model
+
+    @field_validator("rules", check_fields=False)
+    @classmethod
+    def _rules_known(cls, rules: list[str] | None) -> list[str] | None:
+        from tasks.clean import RULES
+
+        if rules is not None and not rules:
+            raise ValueError(f"no rule given; name the rules to run ({', '.join(RULES.names)}) "
+                             "or leave the setting out to run them all")
+        if rules:
+            RULES.check(rules)
+        return rules
+
+    @field_validator("exceptions", check_fields=False)
+    @classmethod
+    def _exceptions_are_words(cls, exceptions: list[str] | None) -> list[str] | None:
+        for kept in exceptions or ():
+            if not kept.strip():
+                raise ValueError(f"{kept!r} is blank; give the words duplicate_word keeps, e.g. "
+                                 "'Ding Ding'")
+            if os.path.isfile(kept):
+                raise ValueError(f"{kept!r} is a file; give the repetitions themselves, one per "
+                                 "--exception, e.g. --exception 'Ding Ding'")
+        return exceptions
+
+    @field_validator("glossary", check_fields=False)
+    @classmethod
+    def _glossary_readable(cls, glossary: str | None) -> str | None:
+        from tasks.clean.glossary import load_glossary
+
+        if glossary is None:
+            return None
+        if not os.path.lexists(glossary):
+            raise ValueError(f"glossary file {glossary!r} does not exist; give a TSV file of "
+                             "variant<TAB>preferred lines (see config/glossary.example.tsv)")
+        try:
+            load_glossary(glossary)  # a bad line fails naming the file and line
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else f"not UTF-8: {exc}"
+            raise ValueError(f"glossary file {glossary!r} cannot be read ({why})") from exc
+        return glossary
+
+    @field_validator("entity_patterns", check_fields=False)
+    @classmethod
+    def _patterns_readable(cls, patterns: str | None) -> str | None:
+        if patterns is not None:
+            load_patterns(patterns)  # fails naming the file and line, or why it cannot be read
+        return patterns
+
+
+class RunSettings(_Checked):
     """What a preprocess run reads, how it cleans and annotates, and where it writes."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

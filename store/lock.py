@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from store.layout import LEASE, LOCK, Location, location
+from store.layout import LEASE, LOCK, Location, OutputNotWritable, location
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,14 @@ def output_lock(output: str | os.PathLike[str] | Location,
 
 @contextlib.contextmanager
 def _flock(loc: Location, poll_seconds: float) -> Iterator[None]:
-    fh = open(loc.path(LOCK), "a+")
+    path = loc.path(LOCK)
+    try:
+        fh = open(path, "a+")  # noqa: SIM115 -- closed below
+    except OSError as exc:
+        what = ("is a directory, not a file; remove it, a run creates it"
+                if isinstance(exc, IsADirectoryError) else
+                f"cannot be opened ({exc.strerror or exc}); fix its permissions or remove it")
+        raise OutputNotWritable(f"the lock file {path} {what}") from exc
     try:
         waited = 0.0
         while True:

@@ -7,6 +7,7 @@ Pure functions first, thin Prefect tasks at the end. Every input document become
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import glob
 import gzip
@@ -16,7 +17,9 @@ import json
 import logging
 import os
 import re
+import shutil
 import stat
+import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import charset_normalizer
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 log = logging.getLogger(__name__)
@@ -98,6 +102,28 @@ def sha256_hex(data: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_BYTE_ESCAPE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+
+def source_name(path: str) -> str:
+    """The name a file's documents and rejects are recorded under: its path, or, when the path
+    is not UTF-8 (a Latin-1 name from an old share or archive), the path with each byte that is
+    not as ``\\xNN``. Lossless: ``file_path`` gives the path back (a backslash of an escaped
+    name is ``\\x5c``, and a name holding a literal ``\\xNN`` is escaped too)."""
+    if not _SURROGATES.search(path) and not _BYTE_ESCAPE.search(path):
+        return path
+    return os.fsencode(path).replace(b"\\", b"\\x5c").decode("utf-8", "backslashreplace")
+
+
+def file_path(name: str) -> str:
+    """The path of the file recorded as ``name`` (``source_name``'s inverse)."""
+    if not _BYTE_ESCAPE.search(name):
+        return name
+    parts = _BYTE_ESCAPE.split(name)  # text, hex digits, text, ...
+    return os.fsdecode(b"".join(bytes([int(p, 16)]) if i % 2 else p.encode()
+                                for i, p in enumerate(parts)))
+
+
 # ---------------------------------------------------------------------------------------------
 # finding sources
 
@@ -150,7 +176,7 @@ def find_sources(source: str | os.PathLike[str], exclude: str | os.PathLike[str]
 
     Nothing under ``exclude`` (the output folder, when it lies inside the source) is a source:
     a run must never read back its own tables and reports. One warning says so."""
-    text = os.fspath(source)
+    text = file_path(os.fspath(source))  # a name that is not UTF-8 may come escaped
     path = Path(text)
     out = None if exclude is None else os.path.realpath(exclude)
     excluded: list[str] = []
@@ -301,7 +327,7 @@ def _format_of(path: str) -> tuple[str, bool]:
 
 def _check_regular(path: str) -> None:
     """Only regular files are read: opening a FIFO would block the run forever."""
-    mode = os.stat(path).st_mode
+    mode = os.stat(file_path(path)).st_mode
     if not stat.S_ISREG(mode):
         kind = next((k for test, k in _NOT_A_FILE if test(mode)), "not a regular file")
         raise BadInput("unreadable", f"{path} cannot be read: it is {kind}, not a regular file")
@@ -317,7 +343,7 @@ class _Input(io.RawIOBase):
         super().__init__()
         self.path, self.gz, self.limits = path, gz, limits
         self.total = 0
-        self._raw = open(path, "rb")  # noqa: SIM115 -- closed by close()
+        self._raw = open(file_path(path), "rb")  # noqa: SIM115 -- closed by close()
         self._stream: io.BufferedIOBase = gzip.GzipFile(fileobj=self._raw) if gz else self._raw
 
     def __enter__(self) -> _Input:
@@ -368,7 +394,7 @@ def _head(path: str, gz: bool, limits: Limits, size: int = 4 << 20) -> bytes:
 def _too_large(path: str, source: str, size: str, limits: Limits) -> Reject:
     """A reject for an input over the document limit; its id is stable while the file is
     unchanged (the input itself is never read whole, so it cannot be hashed)."""
-    st = os.stat(path)
+    st = os.stat(file_path(path))
     doc_id = sha256_hex(f"too_large:{source}:{st.st_size}:{st.st_mtime_ns}")
     return Reject(doc_id, source, "too_large",
                   f"{source}: {size} is larger than {limits.document_bytes:,} bytes "
@@ -599,11 +625,44 @@ def _is_text_type(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
 
 
+_BATCH_ROWS = 1024
+
+
+def _stated_bytes(group: pq.RowGroupMetaData) -> int:
+    """The uncompressed size a row group's footer entry states (the larger of its two counts)."""
+    columns = sum(group.column(i).total_uncompressed_size for i in range(group.num_columns))
+    return max(group.total_byte_size, columns)
+
+
+def _is_bytes_type(kind: pa.DataType) -> bool:
+    return (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+            or pa.types.is_binary(kind) or pa.types.is_large_binary(kind))
+
+
+def _value_bytes(batch: pa.RecordBatch) -> list[int]:
+    """The bytes of each row's string and binary values, counted in Arrow before any row becomes
+    Python: a dictionary's value counts at every row that refers to it, as it will there."""
+    total = pa.array([0] * batch.num_rows, pa.int64())
+    for column in batch.columns:
+        if pa.types.is_dictionary(column.type) and _is_bytes_type(column.type.value_type):
+            lengths = pc.take(pc.binary_length(column.dictionary), column.indices)
+        elif _is_bytes_type(column.type):
+            lengths = pc.binary_length(column)
+        else:
+            continue
+        total = pc.add(total, pc.fill_null(lengths.cast(pa.int64()), 0))
+    return total.to_pylist()
+
+
 def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits: Limits
                   ) -> Iterator[Document | Reject]:
+    """Rows a row group at a time, in batches of about ``document_bytes``. The footer's stated
+    uncompressed sizes count against ``file_bytes`` before a row group's pages are read (a few
+    KB of zstd can state GBs); what dictionary pages expand to (a value stored once, repeated
+    by many rows) counts too, batch by batch, as it is read."""
     try:
         pf = pq.ParquetFile(source)
-        schema = pf.schema_arrow
+        meta, schema = pf.metadata, pf.schema_arrow
     except (pa.ArrowException, OSError) as exc:
         raise BadInput("corrupt_file", f"{path} is not a readable Parquet file: {exc}") from exc
     if text_column not in schema.names:
@@ -614,25 +673,49 @@ def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits
     if not _is_text_type(kind):
         raise BadInput("wrong_column_type",
                        f"{path}: column {text_column!r} is {kind}, not a string column")
-    n = 0
-    batches = pf.iter_batches(batch_size=1024)
-    while True:
-        try:  # a damaged page shows only when it is read
-            batch = next(batches, None)
-        except (pa.ArrowException, OSError) as exc:
-            raise BadInput("corrupt_file", f"{path}: Parquet data after row {n} is damaged: {exc}"
-                           ) from exc
-        if batch is None:
-            return
-        for row in batch.to_pylist():
-            n += 1
-            text = row.get(text_column)
-            if isinstance(text, str) and len(text) > limits.document_bytes // 4 and len(
-                    text.encode("utf-8", "surrogatepass")) > limits.document_bytes:
-                yield _too_large(path, f"{path}#{n}", f"row {n}", limits)
-                continue
-            yield _record(row, f"{path}#{n}", text_column, "utf-8", False,
-                          sha256_hex(f"{path}#{n}:{text!r}"))
+    stated = [_stated_bytes(meta.row_group(g)) for g in range(meta.num_row_groups)]
+    n = read_bytes = 0
+    for g, group_bytes in enumerate(stated):
+        group_rows = meta.row_group(g).num_rows
+        if sum(stated[:g + 1]) > limits.file_bytes:
+            if n == 0:
+                raise BadInput("too_large", f"{path}: its Parquet footer states {sum(stated):,} "
+                               f"bytes uncompressed, more than {limits.file_bytes:,} "
+                               "(max_file_bytes); no row was read: split it or raise the limit")
+            raise BadInput("too_large", f"{path}: its Parquet footer states more than "
+                           f"{limits.file_bytes:,} bytes uncompressed up to row {n + group_rows} "
+                           f"(max_file_bytes); rows {n + 1} on were not read")
+        per_row = max(1, group_bytes // max(1, group_rows))
+        batch_rows = max(1, min(_BATCH_ROWS, limits.document_bytes // per_row))
+        batches = pf.iter_batches(batch_size=batch_rows, row_groups=[g])
+        while True:
+            try:  # a damaged page shows only when it is read
+                batch = next(batches, None)
+            except pa.ArrowMemoryError as exc:
+                raise BadInput("too_large", f"{path}: row group {g + 1} (rows {n + 1} on) does "
+                               f"not fit in memory ({exc}); split it or lower max_file_bytes"
+                               ) from exc
+            except (pa.ArrowException, OSError) as exc:
+                raise BadInput("corrupt_file", f"{path}: Parquet data after row {n} is damaged: "
+                               f"{exc}") from exc
+            if batch is None:
+                break
+            sizes = _value_bytes(batch)
+            rows = batch.to_pylist() if sum(sizes) <= limits.document_bytes else None
+            for i, size in enumerate(sizes):
+                n += 1
+                read_bytes += size
+                if read_bytes > limits.file_bytes:
+                    raise BadInput("too_large", f"{path} expands to more than "
+                                   f"{limits.file_bytes:,} bytes (max_file_bytes); split it or "
+                                   "raise the limit")
+                if size > limits.document_bytes:
+                    yield _too_large(path, f"{path}#{n}", f"row {n}", limits)
+                    continue
+                row = rows[i] if rows is not None else batch.slice(i, 1).to_pylist()[0]
+                text = row.get(text_column)
+                yield _record(row, f"{path}#{n}", text_column, "utf-8", False,
+                              sha256_hex(f"{path}#{n}:{text!r}"))
 
 
 def _read_text(path: str, gz: bool, limits: Limits) -> Document | Reject:
@@ -649,7 +732,8 @@ def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
     """Documents and rejects of one file; a bad file becomes one reject, never an exception.
 
     Read incrementally: memory is bounded by ``limits.document_bytes``, whatever the file's size
-    or what a ``.gz`` expands to."""
+    or what a ``.gz`` expands to. Documents and rejects name the file by ``source_name``."""
+    path = source_name(path)
     suffix, gz = _format_of(path)
     n_out = 0
     try:
@@ -661,21 +745,22 @@ def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
         if suffix in TEXT_SUFFIXES:
             yield _read_text(path, gz, limits)
             return
-        if suffix == ".parquet" and not gz:  # read by row group, not all at once
-            with open(path, "rb") as fh:
-                rows = _read_parquet(path, fh, text_column, limits)
-                for item in rows:
+        if suffix == ".parquet":  # read by row group, not all at once
+            with contextlib.ExitStack() as files:
+                if gz:  # random access needs the Parquet bytes: on disk, never in memory
+                    stream = files.enter_context(_Input(path, gz, limits))
+                    fh = files.enter_context(tempfile.TemporaryFile())
+                    shutil.copyfileobj(stream, fh, 1 << 20)
+                else:
+                    fh = files.enter_context(open(file_path(path), "rb"))
+                for item in _read_parquet(path, fh, text_column, limits):
                     n_out += 1
                     yield item
         else:
             if suffix in (".jsonl", ".ndjson"):
                 rows = _read_jsonl(path, gz, text_column, limits)
-            elif suffix in (".csv", ".tsv"):
+            else:
                 rows = _read_csv(path, gz, text_column, "\t" if suffix == ".tsv" else ",", limits)
-            else:  # a gzipped Parquet file needs random access: decompressed, within the limit
-                with _Input(path, gz, limits) as stream:
-                    data = stream.read(limits.file_bytes + 1)
-                rows = _read_parquet(path, io.BytesIO(data), text_column, limits)
             for item in rows:
                 n_out += 1
                 yield item
@@ -695,10 +780,10 @@ def read_source(path: str, text_column: str = "text", limits: Limits = Limits()
 def _file_id(path: str, extra: str = "") -> str:
     """A stable id for a file-level reject: the hash of its bytes (or of its name)."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # never open a FIFO: it would block
+        if not stat.S_ISREG(os.stat(file_path(path)).st_mode):  # a FIFO would block
             return sha256_hex(f"unreadable:{path}:{extra}")
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
+        with open(file_path(path), "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         h.update(extra.encode())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 from pathlib import Path
 
 import duckdb
@@ -12,7 +13,6 @@ import pyarrow.dataset as ds
 import pytest
 
 from flows.preprocess import preprocess
-from store import OutputNotWritable
 from tasks.clean import AppliedEdit, replay
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -180,14 +180,18 @@ def test_bad_input_goes_to_rejects_and_nothing_is_lost(tmp_path) -> None:
 
 
 def test_missing_source_fails_clearly(tmp_path) -> None:
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="does not exist"):
         preprocess(source=str(tmp_path / "nope"), output=str(tmp_path / "out"))
 
 
 def test_unwritable_output_fails_and_keeps_earlier_output(tmp_path, sample_dir) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(OutputNotWritable, match="cannot be written"):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="cannot be written"):  # before anything starts
         preprocess(source=str(sample_dir / "articles"), output=str(blocker / "out"))
     assert blocker.read_text() == "not a folder"
 
@@ -295,7 +299,8 @@ def test_bad_patterns_file_fails_before_anything_is_written(tmp_path) -> None:
     patterns = tmp_path / "patterns.jsonl"
     patterns.write_text('{"label": "GPE", "pattern": "Kyiv"}\n{"label": "X", "pattern": []}\n')
     out = tmp_path / "out"
-    with pytest.raises(ValueError, match=rf"^{patterns}:2: \"pattern\" is an empty list"):
+    with pytest.raises(ValueError, match=rf"entity_patterns\n  Value error, {patterns}:2: "
+                       r"\"pattern\" is an empty list"):
         preprocess(source=str(src), output=str(out), entity_patterns=str(patterns))
     assert not out.exists()
 
@@ -358,3 +363,80 @@ def test_a_file_named_like_a_row_is_not_a_row(tmp_path) -> None:
                       (f"{src}/x#1.txt", f"{src}/x#1.txt", None),
                       (f"{src}/y#2", f"{src}/y#2", None)}
 
+
+
+def test_a_file_name_that_is_not_utf8_costs_no_document(tmp_path) -> None:
+    """Issue 24, finding 2: ``latin\\xe9name.txt`` (a Latin-1 byte in the name, as on old Samba
+    shares) failed the whole run in incoming_table, on every rerun. Its documents are published
+    and its rejects recorded under the name with that byte escaped (``\\xe9``), which gives the
+    file back; a rerun skips them."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "good.txt").write_text("Officials met in Paris on Monday.\n")
+    raw = os.fsencode(src)
+    for name, data in [(b"latin\xe9name.txt", b"Snow fell in Bergen on Friday.\n"),
+                       (b"feed\xe9.jsonl", b'{"text": "Rain is expected in Oslo."}\n{"x": 1}\n'),
+                       (b"empty\xff.txt", b"")]:
+        with open(os.path.join(raw, name), "wb") as fh:
+            fh.write(data)
+    out = tmp_path / "out"
+    summary = preprocess(source=str(src), output=str(out))
+    assert (summary["status"], summary["documents"], summary["rejects"]) == (
+        "completed_with_rejects", 3, 2)
+    docs = {d["source"]: d["raw_text"] for d in read(out, "documents")}
+    assert docs == {f"{src}/good.txt": "Officials met in Paris on Monday.\n",
+                    f"{src}/latin\\xe9name.txt": "Snow fell in Bergen on Friday.\n",
+                    f"{src}/feed\\xe9.jsonl#1": "Rain is expected in Oslo."}
+    rejects = {r["source"]: (r["reason"], r["detail"]) for r in read(out, "rejects")}
+    assert rejects == {
+        f"{src}/feed\\xe9.jsonl#2": ("missing_text", "no 'text' field (fields: x)"),
+        f"{src}/empty\\xff.txt": ("empty", f"{src}/empty\\xff.txt is empty or only white space")}
+    # the escaped name gives the file back, byte for byte
+    from tasks.ingest import file_path
+
+    assert os.fsencode(file_path(f"{src}/latin\\xe9name.txt")) == os.path.join(
+        raw, b"latin\xe9name.txt")
+    places = {(r["source"], r["path"], r["row"]) for r in read(out, "sightings")}
+    assert (f"{src}/feed\\xe9.jsonl#2", f"{src}/feed\\xe9.jsonl", 2) in places
+    assert (f"{src}/latin\\xe9name.txt", f"{src}/latin\\xe9name.txt", None) in places
+    assert "latin\\xe9name.txt" in Path(summary["report"]).read_text()
+    again = preprocess(source=str(src), output=str(out))
+    assert (again["documents"], again["rejects"], again["skipped"]) == (0, 0, 5)
+    assert len(read(out, "documents")) == 3 and len(read(out, "rejects")) == 2
+
+
+def test_a_parquet_bomb_is_one_too_large_reject_from_its_footer(tmp_path) -> None:
+    """Issue 24, finding 4: 24 rows of 4 MiB in a few KB of zstd were read (and held) whole,
+    past max_file_bytes; the footer's uncompressed size now rejects the file unread."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "in"
+    src.mkdir()
+    bomb = src / "bomb.parquet"
+    pq.write_table(pa.table({"text": [f"{i:04d}" + "a" * (4 << 20) for i in range(24)]}), bomb,
+                   compression="zstd")
+    assert bomb.stat().st_size < 100_000
+    (src / "good.txt").write_text("Officials met in Paris on Monday.\n")
+    out = tmp_path / "out"
+    summary = preprocess(source=str(src), output=str(out), max_document_bytes=1 << 20,
+                         max_file_bytes=16 << 20)
+    assert (summary["status"], summary["documents"], summary["rejects"]) == (
+        "completed_with_rejects", 1, 1)
+    assert [d["source"] for d in read(out, "documents")] == [str(src / "good.txt")]
+    [reject] = read(out, "rejects")
+    stated = pq.ParquetFile(bomb).metadata.row_group(0).total_byte_size
+    assert (reject["source"], reject["reason"], reject["detail"]) == (
+        str(bomb), "too_large", f"{bomb}: its Parquet footer states {stated:,} bytes "
+        "uncompressed, more than 16,777,216 (max_file_bytes); no row was read: split it or "
+        "raise the limit")
+
+
+def test_rules_given_empty_is_refused_before_anything_is_written(tmp_path) -> None:
+    """Issue 24, finding 5: ``rules=[]`` was recorded in the run while every rule ran."""
+    from pydantic import ValidationError
+
+    out = tmp_path / "out"
+    with pytest.raises(ValidationError, match="no rule given"):
+        preprocess(source=str(tmp_path), output=str(out), rules=[])
+    assert not out.exists()

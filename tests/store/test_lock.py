@@ -9,7 +9,7 @@ import time
 import boto3
 import pytest
 
-from store import LeaseLost, location, output_lock
+from store import LeaseLost, OutputNotWritable, location, output_lock
 from store.lock import _Lease, check_held
 
 
@@ -62,3 +62,11 @@ def test_a_run_whose_lease_was_taken_stops_publishing(s3_output, monkeypatch) ->
         time.sleep(0.8)  # the next renewal finds the lease changed under it
         with pytest.raises(LeaseLost, match="another run took it over"):
             check_held(s3_output)
+
+
+def test_a_lock_path_that_is_a_folder_fails_naming_it(tmp_path) -> None:
+    """Issue 24, finding 5: a bare IsADirectoryError."""
+    (tmp_path / ".lock").mkdir()
+    with pytest.raises(OutputNotWritable, match=rf"^the lock file {tmp_path}/.lock is a "
+                       "directory, not a file"), output_lock(str(tmp_path)):
+        pass

@@ -21,10 +21,12 @@ from tasks.ingest import (
     Limits,
     Reject,
     decode,
+    file_path,
     find_sources,
     read_source,
     read_sources,
     sha256_hex,
+    source_name,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -230,6 +232,33 @@ def test_text_column_parameter(tmp_path: Path) -> None:
         ("From CSV.", '{"text": "not this"}'),
         ("From Parquet.", None),
     ]
+
+
+
+@pytest.mark.parametrize(("name", "shown"), [
+    (b"plain.txt", "plain.txt"),
+    ("caf\u00e9.txt".encode(), "caf\u00e9.txt"),
+    (b"dir\\file.txt", "dir\\file.txt"),  # a Windows zip's folder: kept as it is
+    (b"latin\xe9name.txt", "latin\\xe9name.txt"),
+    (b"lit\\x41.txt", "lit\\x5cx41.txt"),  # a literal "\x41" is not taken for a byte
+    (b"both\\x41\xff.txt", "both\\x5cx41\\xff.txt"),
+])
+def test_a_source_name_is_text_that_gives_the_file_back(name: bytes, shown: str) -> None:
+    """Issue 24, finding 2: a name that is not UTF-8 is recorded with its bytes escaped."""
+    path = os.fsdecode(b"/data/" + name)
+    assert source_name(path) == "/data/" + shown
+    assert file_path(source_name(path)) == path
+    (source_name(path)).encode("utf-8")  # storable in Parquet
+
+
+def test_a_file_whose_name_is_not_utf8_is_read_under_its_escaped_name(tmp_path: Path) -> None:
+    raw = os.path.join(os.fsencode(tmp_path), b"feed\xe9.jsonl")
+    with open(raw, "wb") as fh:
+        fh.write(b'{"text": "One."}\n{"text": ""}\n')
+    items = read_source(os.fsdecode(raw))
+    shown = f"{tmp_path}/feed\\xe9.jsonl"
+    assert [(type(i).__name__, i.source) for i in items] == [
+        ("Document", f"{shown}#1"), ("Reject", f"{shown}#2")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -810,3 +839,60 @@ def test_document_limit_applies_to_every_format(tmp_path: Path) -> None:
         ("a.parquet#1", "document"), ("a.parquet#2", "too_large"),
     ]
     assert [i.source for i in read_source(str(txt), limits=Limits(100, 50))] == [str(txt)]
+
+
+def parquet_bomb(path: Path, rows: int, value_bytes: int, row_group_rows: int | None = None,
+                 page_per_value: bool = False) -> Path:
+    """Parquet of ``rows`` values of ``value_bytes`` each, zstd: a few KB on disk whose footer
+    states the full uncompressed size. By default one row group in one page, as an attacker
+    would write it; ``page_per_value`` writes a page per value, as a careful writer would."""
+    values = pa.array([f"{i:06d}" + "a" * (value_bytes - 6) for i in range(rows)])
+    pq.write_table(pa.table({"text": values}), path, compression="zstd",
+                   row_group_size=row_group_rows or rows,
+                   **({"write_batch_size": 1, "data_page_size": 1 << 16} if page_per_value
+                      else {}))
+    return path
+
+
+def test_parquet_bombs_are_too_large_from_the_footer_in_bounded_memory(tmp_path: Path) -> None:
+    """Issue 24, finding 4: a few KB of zstd Parquet stating 192 MiB uncompressed was read
+    1,024 rows at a time (the whole file) whatever max_file_bytes said. Now the footer's
+    uncompressed sizes count against max_file_bytes before a page is read, rows are read a few
+    at a time, and a dictionary that expands past the limit stops where it crosses it."""
+    one_page = parquet_bomb(tmp_path / "a-one-page.parquet", 48, 4 * MiB)
+    gz = gzipped(parquet_bomb(tmp_path / "b-one-page.parquet", 48, 4 * MiB))
+    paged = parquet_bomb(tmp_path / "c-paged.parquet", 48, 4 * MiB - 1024, row_group_rows=8,
+                         page_per_value=True)
+    dictionary = tmp_path / "d-dictionary.parquet"  # one 2 MiB value, 40 times: 80 MiB
+    pq.write_table(pa.table({"text": pa.DictionaryArray.from_arrays(
+        pa.array([0] * 40, pa.int32()), pa.array(["d" * (2 * MiB)]))}), dictionary,
+        compression="zstd")
+    good = write_parquet(tmp_path / "e-good.parquet", {"text": ["Good.", "Also good."]})
+    paths = [one_page, gz, paged, dictionary, good]
+    assert all(p.stat().st_size < MiB for p in paths)
+    run = subprocess.run([sys.executable, "-c", BOMB_READER, str(1024 * MiB), str(8 * MiB),
+                          str(64 * MiB), *map(str, paths)],
+                         capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout)
+    assert result["seen"] == {
+        "a-one-page.parquet too_large": 1,
+        "b-one-page.parquet.gz too_large": 1,
+        **{f"c-paged.parquet#{n} document": 1 for n in range(1, 17)},  # 2 row groups of 32 MiB
+        "c-paged.parquet#17- too_large": 1,
+        **{f"d-dictionary.parquet#{n} document": 1 for n in range(1, 33)},  # 32 x 2 MiB
+        "d-dictionary.parquet#33- too_large": 1,
+        "e-good.parquet#1 document": 1, "e-good.parquet#2 document": 1,
+    }
+    details = result["details"]
+    stated = pq.ParquetFile(one_page).metadata.row_group(0).total_byte_size
+    assert details["a-one-page.parquet"] == (
+        f"{one_page}: its Parquet footer states {stated:,} bytes uncompressed, more than "
+        f"67,108,864 (max_file_bytes); no row was read: split it or raise the limit")
+    assert details["c-paged.parquet#17-"].startswith(
+        f"{paged}: its Parquet footer states more than 67,108,864 bytes uncompressed up to row "
+        "24 (max_file_bytes); rows 17 on were not read")
+    assert details["d-dictionary.parquet#33-"].startswith(
+        f"{dictionary} expands to more than 67,108,864 bytes (max_file_bytes)")
+    assert result["peak_rss_mb"] < 250, result
