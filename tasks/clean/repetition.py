@@ -425,6 +425,10 @@ def _preposition_kept(text: str, m: re.Match[str]) -> str | None:
     stranded at the end of a relative clause ("the towns they had moved to to find work", "the
     hotel they stayed at at the time"), or the particle of a phrasal verb after its object
     ("hand their forms in in person")."""
+    low = m.group(1).lower()
+    before = _clause_before(text, m.start()).lower().split()[-6:]
+    if not (_SUBJECT_PRONOUNS & set(before) or any(_maybe_phrasal(w, low) for w in before)):
+        return None  # neither shape can hold (no subject, no phrasal verb): no tagger needed
     s, _ = _sentence_around(text, m.start(), m.end(), reach=200)
     tokens = tag(text[s:m.end()])
     i = token_at(tokens, m.start(1) - s)
@@ -440,7 +444,6 @@ def _preposition_kept(text: str, m: re.Match[str]) -> str | None:
                     f"{tokens[k].text!r} ... {tokens[j].text!r}: a preposition stranded at the "
                     f"end of a relative clause, then another")
         return None
-    low = m.group(1).lower()
     for k in range(j, max(-1, j - 5), -1):  # an object of at most four words, then the verb
         if tokens[k].pos == "VERB":
             if f"{tokens[k].lemma} {low}" in phrasal_verbs() and k < j and not re.match(
@@ -860,6 +863,10 @@ def _starts_noun_phrase(text: str, word: int, nxt: int) -> bool:
 def _noun_preposition_noun(text: str, noun: int, prep: int, before: int | None) -> bool:
     """"hand in hand", "step by step": a bare singular noun, a preposition, the same noun (the
     construction English makes of any noun), here followed by the same preposition again."""
+    if text[prep:prep + 8].split(" ", 1)[0].lower() not in _PREPOSITIONS | {"in", "to", "upon"}:
+        return False  # no preposition (a closed class): no tagger needed
+    if before is not None and text[before:noun].strip().lower() in _DETERMINERS:
+        return False
     n, p = _tag_at(text, noun), _tag_at(text, prep)
     if n is None or p is None or n.tag != "NN" or p.tag not in ("IN", "TO"):
         return False
