@@ -500,8 +500,8 @@ def _set_off_interjection(text: str, m: re.Match[str]) -> bool:
     wait!"), read by the tagger as no noun, determiner or pronoun: an interjection."""
     if m.group(4) or not re.match(r"[,!?]", text[m.end():m.end() + 1]):
         return False
-    if not _starts_sentence(text, m.start()):
-        return False
+    if not _starts_sentence(text, m.start()) or len(m.group(1)) > 5 or m.group(1).endswith("ly"):
+        return False  # "However however," "Finally finally,": a linking adverb doubled
     word = _tag_at(text, m.start(1))
     return word is not None and word.pos not in ("NOUN", "PROPN", "DET", "PRON", "NUM", "ADP")
 

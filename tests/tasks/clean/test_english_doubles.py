@@ -35,6 +35,12 @@ def test_doubled_interjection_set_off_at_the_start_is_kept() -> None:
     assert r.edits == []
 
 
+def test_linking_adverb_doubled_at_the_start_is_repaired() -> None:
+    r = clean_text("However however, the bridge stayed shut.")
+    assert r.clean_text == "However, the bridge stayed shut."
+    assert rules_of(r.edits) == ["duplicate_word"]
+
+
 def test_sound_word_running_into_the_sentence_is_repaired() -> None:
     r = clean_text("Hey hey morning market opens at six.")
     assert r.clean_text == "Hey morning market opens at six."
