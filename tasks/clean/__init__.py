@@ -30,7 +30,9 @@ __all__ = [
     "CleanResult", "OffsetMap", "build_rules", "clean_text", "cleaner_version", "gather", "replay",
 ]
 
-CLEANER_RELEASE = "0.2.1"  # 0.2.1: punctuation spacing settles in one cleaning (up to 4 passes)
+# 0.2.1: punctuation spacing settles in one cleaning (up to 4 passes); 0.3.0: doubles English
+# makes on purpose are kept (sound words, compounds, dotted names, idioms, names that are words)
+CLEANER_RELEASE = "0.3.0"
 
 # The order rules run in, by the modules that declare them (each module's ``RULES``): characters
 # first, then lines, then spacing, then repetition (which needs normalised spacing to see

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.clean.engine import Edit
+from tasks.clean.engine import Edit, Flag
 from tasks.clean.registry import RuleSpec
 
 # A space before , . ; : ! ? or a closing bracket/quote. Not before an ellipsis ("and ... then"),
@@ -40,10 +40,43 @@ def _missing_after(text: str) -> list[re.Match[str]]:
     return [found[k] for k in sorted(found)]
 
 
-def punctuation_spacing(text: str) -> list[Edit]:
+# A word this common (wordfreq's Zipf scale) after a glued full stop starts a sentence ("Kyiv.The",
+# "Riga.In"); a rarer capitalised word after a capitalised one may be a name with a dot inside.
+SENTENCE_OPENER_ZIPF = 6.0
+# The part before the dot of an outlet's name is a rare word ("Kyiv", "Meduza", "Gazeta": Zipf
+# 1.3-3.1); a word as common as this ("Tuesday" 4.6, "London" 5.3) ends a sentence.
+NAME_PART_ZIPF = 4.2
+
+
+def _zipf(word: str) -> float:
+    from tasks.clean.repetition import _zipf as zipf  # one cache of wordfreq's look-ups
+
+    return zipf(word)
+
+
+def _dotted_name(text: str, m: re.Match[str]) -> tuple[str, str] | None:
+    """("keep" | "flag", why) for "Word.Word" whose left word is capitalised: a dotted name
+    ("Kyiv.Post", "Delfi.Lt") unless the word after the dot starts a sentence by evidence."""
+    word, nxt = m.group(1), m.group(3)
+    if not word[0].isupper() or not nxt[0].isupper():
+        return None  # "said.The": a lower-case word ends a sentence
+    glued = f"{word}.{nxt}"
+    if len(nxt) == 2:
+        return "keep", f"{glued!r}: a name ending in a two-letter domain, not a sentence"
+    if text.count(glued) >= 2 and f"{word}. {nxt}" not in text:
+        return "keep", f"{glued!r} written so {text.count(glued)} times and never with a space"
+    if _zipf(nxt.lower()) >= SENTENCE_OPENER_ZIPF:
+        return None  # "Kyiv.The talks": a word that opens sentences
+    if _zipf(word.lower()) >= NAME_PART_ZIPF:
+        return None  # "on Tuesday.Share this": a common word ends the sentence, no name's part
+    return "flag", (f"{glued!r}: a name with a dot, or a missing space before {nxt!r}? "
+                    f"{nxt!r} is no common sentence opener")
+
+
+def punctuation_spacing(text: str) -> list[Edit | Flag]:
     """Remove spaces before punctuation and after opening brackets; add a missing space after
     sentence punctuation ("said.The"), leaving decimals, URLs, e-mails and file names alone."""
-    edits: list[Edit] = []
+    edits: list[Edit | Flag] = []
     protected: list[tuple[int, int]] | None = None
 
     def is_protected(pos: int) -> bool:
@@ -71,6 +104,10 @@ def punctuation_spacing(text: str) -> list[Edit]:
         if mark == "." and nxt.lower() in _FILE_EXTENSIONS:
             continue
         if mark in ";," and not word[-1].isalpha():
+            continue
+        if mark == "." and (name := _dotted_name(text, m)) is not None:
+            if name[0] == "flag":
+                edits.append(Flag(m.start(1), m.end(3), "punctuation_spacing", name[1]))
             continue
         edits.append(Edit(pos, pos, " ", "punctuation_spacing"))
     return edits

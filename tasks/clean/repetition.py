@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 _BE = frozenset("is was are were am be been".split())
 _MODALS = frozenset("can will would could should may might must shall does did".split())
 _PARTICLES = frozenset("in on up out off over down back around about through by along away".split())
+# Prepositions that can end a relative clause before another one starts: "the hotel they stayed
+# at at the time" (the particles above are decided with the rest of the grammatical doubles).
+_STRANDABLE = frozenset("to at for with from of into onto".split())
 _OBJECT_THEN_POSSESSIVE = frozenset({"her", "you"})  # "lent her her car", "told you you were"
 GRAMMATICAL_DOUBLES = _BE | _MODALS | _PARTICLES | _OBJECT_THEN_POSSESSIVE | {"had", "that", "do"}
 # A free relative ends in a verb that the main verb follows: "what it is is", "whatever is
@@ -43,6 +46,14 @@ _VERBAL = _BE | _MODALS | frozenset({"do", "has", "have", "had"})
 # this common in English (wordfreq's Zipf scale: 4 is once per 10^5 words): "Community
 # Community", "Olympic Olympic". Rarer words may be names ("Xi Xi", "Cao Cao"): flagged.
 COMMON_WORD_ZIPF = 4.2
+# A run of this many copies of one word is a decoding loop whatever the word: "Bye Bye Bye Bye"
+# is repaired to the idiom's count, a sound word's run ("ha ha ha ha") is flagged. Two or three
+# copies of a reduplication or a sound word are English ("ha ha ha", "ho ho ho").
+LOOP_COPIES = 4
+# Tags of closed-class words and numbers: beside a compound that starts or ends with the same
+# word they have their own role ("in in-depth talks", "three three-pointers", "the lead-in in
+# March"), unlike a noun doubled into its compound ("the state state-owned bank").
+_OWN_ROLE_TAGS = frozenset("IN CD DT TO CC PRP PRP$ RP WDT WP WRB EX MD PDT".split())
 
 
 _INTERJECTION = "[interjection]"
@@ -68,6 +79,18 @@ def interjections() -> frozenset[str]:
     """Doubles kept only where the tagger reads them as an interjection ("Well well, ...")."""
     return frozenset(e.removesuffix(_INTERJECTION).strip() for e in _word_list("reduplications.txt")
                      if e.endswith(_INTERJECTION))
+
+
+@cache
+def sound_words() -> frozenset[str]:
+    """Interjections and sound words English doubles on purpose ("ha ha", "tick tick")."""
+    return frozenset(_word_list("sound_words.txt"))
+
+
+@cache
+def word_names() -> frozenset[str]:
+    """Given names that are also words ("Hope", "May", "Will"), from the shipped list."""
+    return frozenset(_word_list("word_names.txt"))
 
 
 @cache
@@ -281,8 +304,12 @@ def grammar_decision(low: str, text: str, m: re.Match[str]) -> tuple[bool, str]:
     if low == "that" and before in _THAT_CLAUSE_TAKERS:
         return True, (f"'that that' after {before!r}: the conjunction, then the demonstrative "
                       f"('said that that plan failed')")
+    if low in _PARTICLES and (why := _preposition_kept(text, m)):
+        return True, why
     if low in _PARTICLES and not _maybe_phrasal(before, low) and before not in _PARTICLES:
         return False, f"'{low} {low}' after {before!r}: a doubled preposition"
+    if low == "can" and before in _DETERMINERS:
+        return True, f"'can can' after {before!r}: the noun 'can', then the modal"
     return _tagged_decision(low, _context(text, m))
 
 
@@ -299,6 +326,7 @@ _NOUN_PHRASE_STARTS = frozenset(
 # after "that that", these can follow the demonstrative "that" ("that that one", "that that much")
 _DEMONSTRATIVE_FOLLOWERS = frozenset("one two three four five six seven eight nine ten more less "
                                      "little few much many".split())
+_DETERMINERS = frozenset("the a this that every each my his her our their your its".split())
 _SUBJECT_PRONOUNS = frozenset("i you he she it we they there".split())
 _PREPOSITIONS = frozenset("like about of with for from than on at by into after before over "
                           "all".split())
@@ -392,6 +420,139 @@ def _tagged_decision(low: str, ctx: _Context) -> tuple[bool, str]:
     return False, f"'{low} {low}' with no clause that would close here: a doubled verb"
 
 
+def _preposition_kept(text: str, m: re.Match[str]) -> str | None:
+    """Why a doubled preposition is English, by the tagger's reading of the sentence as written:
+    stranded at the end of a relative clause ("the towns they had moved to to find work", "the
+    hotel they stayed at at the time"), or the particle of a phrasal verb after its object
+    ("hand their forms in in person")."""
+    low = m.group(1).lower()
+    before = _clause_before(text, m.start()).lower().split()[-6:]
+    if not (_SUBJECT_PRONOUNS & set(before) or any(_maybe_phrasal(w, low) for w in before)):
+        return None  # neither shape can hold (no subject, no phrasal verb): no tagger needed
+    s, _ = _sentence_around(text, m.start(), m.end(), reach=200)
+    tokens = tag(text[s:m.end()])
+    i = token_at(tokens, m.start(1) - s)
+    if i is None or i < 2:
+        return None
+    j = i - 1
+    if tokens[j].pos == "VERB":
+        k = j - 1
+        while k >= 0 and tokens[k].pos in ("AUX", "ADV", "PART"):
+            k -= 1
+        if k >= 1 and tokens[k].tag == "PRP" and tokens[k - 1].pos in ("NOUN", "PROPN"):
+            return (f"'{m.group(1)} {m.group(3)}' after {tokens[k - 1].text!r} "
+                    f"{tokens[k].text!r} ... {tokens[j].text!r}: a preposition stranded at the "
+                    f"end of a relative clause, then another")
+        return None
+    for k in range(j, max(-1, j - 5), -1):  # an object of at most four words, then the verb
+        if tokens[k].pos == "VERB":
+            if f"{tokens[k].lemma} {low}" in phrasal_verbs() and k < j and not re.match(
+                    r"\s+(?:the|a|an|this|that|these|those|his|her|their|our|my|your|its)\b",
+                    text[m.end():m.end() + 8], re.I):  # "in in a locked box": a place, doubled
+                return (f"'{low} {low}' after {tokens[k].text!r} and its object: the phrasal "
+                        f"verb '{tokens[k].lemma} {low}', then a preposition")
+            return None
+        if tokens[k].pos not in ("DET", "PRON", "ADJ", "NOUN", "PROPN", "NUM"):
+            return None
+    return None
+
+
+def _tag_at(text: str, pos: int) -> Token | None:
+    """The tagger's reading of the word at ``pos``, in its sentence as written."""
+    s, e = _sentence_around(text, pos, pos + 1, reach=200)
+    tokens = tag(text[s:e])
+    i = token_at(tokens, pos - s)
+    return None if i is None else tokens[i]
+
+
+def _starts_sentence(text: str, pos: int) -> bool:
+    """Is ``pos`` the first word of a sentence (or of a quote that starts one)?"""
+    before = text[max(0, pos - 4):pos].rstrip(" \t\u201c\"'(")
+    return not before or before[-1] in ".!?\n"
+
+
+def _own_role(text: str, pos: int) -> bool:
+    """Does the word at ``pos``, beside a compound that holds it, play its own closed-class role
+    ("in in-depth", "three three-pointers", "lead-in in March")?"""
+    word = _tag_at(text, pos)
+    return word is not None and word.tag in _OWN_ROLE_TAGS
+
+
+def _spelled_out(text: str, start: int, end: int) -> bool:
+    """Is the double of a letter at ``start:end`` beside another single letter ("e l l e")?"""
+    before = text[max(0, start - 3):start]
+    after = text[end:end + 3]
+    return bool(re.search(r"(?:^|\s)[^\W\d_]\s$", before) or re.match(r"\s[^\W\d_](?:\s|[.,;:!?]|$)", after))
+
+
+def _runs_into_sentence(text: str, m: re.Match[str]) -> bool:
+    """A doubled sound word that opens a sentence with no mark after it, and the sentence goes
+    on with no verb that would make it the subject ("Hey hey north direction", unlike "Tick tick
+    went the clock" or "Hey hey, look"): English sets a doubled interjection off."""
+    if not _starts_sentence(text, m.start()) or not re.match(r"[ \t]+[^\W\d_]", text[m.end():]):
+        return False
+    nxt = _tag_at(text, m.end() + len(text[m.end():]) - len(text[m.end():].lstrip(" \t")))
+    return nxt is not None and nxt.pos not in ("VERB", "AUX")
+
+
+def _set_off_interjection(text: str, m: re.Match[str]) -> bool:
+    """A double that opens a sentence and is set off by a comma or "!" ("Now now, ...", "Wait
+    wait!"), read by the tagger as no noun, determiner or pronoun: an interjection."""
+    if m.group(4) or not re.match(r"[,!?]", text[m.end():m.end() + 1]):
+        return False
+    if not _starts_sentence(text, m.start()) or len(m.group(1)) > 5 or m.group(1).endswith("ly"):
+        return False  # "However however," "Finally finally,": a linking adverb doubled
+    word = _tag_at(text, m.start(1))
+    return word is not None and word.pos not in ("NOUN", "PROPN", "DET", "PRON", "NUM", "ADP")
+
+
+@lru_cache(maxsize=4)
+def _form_counts(text: str) -> Counter[str]:
+    """How often each word, as written (case kept), stands alone in the text."""
+    return Counter(_ANY_WORD.findall(text))
+
+
+def _case_variant(text: str, m: re.Match[str]) -> Edit | Flag | None:
+    """A double whose copies differ in case ("INCEPTION Inception", "lake Lake Tahoe", "hours
+    Hours"): the copy the document does not show single is removed; kept when the second copy
+    is an acronym after a word ("the first FIRST Robotics"); flagged with no evidence."""
+    first, second = m.group(1), m.group(3)
+    if second.isupper() and len(second) >= 2 and not first.isupper():
+        return None  # a word, then an acronym name written like it ("first FIRST Global")
+    if first.islower() and second[0].isupper() and re.match(
+            r"[ \t]+(?:(?:of|de|du|la|del|di|von|van)[ \t]+)?[A-Z]", text[m.end():m.end() + 8]):
+        lone = _tag_at(text, m.start(1))
+        if lone is not None and lone.pos in ("NOUN", "PROPN"):  # "the lake Lake Tahoe": a translated name
+            return Edit(m.start(1), m.start(3), "", "duplicate_word",
+                        f"{first!r} ({lone.tag}) before the name that begins with {second!r}: "
+                        f"the name's translation beside it")
+        return None  # "we hope Hope Solo wins": a verb, then a name
+    counts = _form_counts(text)
+    n1, n2 = counts[first] - 1, counts[second] - 1  # the double's own copies aside
+    if n1 == n2 == 0 or (n1 and n2):
+        return Flag(m.start(), m.end(), "duplicate_word",
+                    f"{first!r} then {second!r}: a word beside a name written like it, or one "
+                    f"copy too many? The document shows {'both forms' if n1 else 'neither form'}")
+    keep, drop = (first, second) if n1 else (second, first)
+    why = (f"{first!r} then {second!r}: the document writes {keep!r} {max(n1, n2)} "
+           f"time{'s' * (max(n1, n2) > 1)} single and {drop!r} never")
+    if n1:
+        return Edit(m.end(1), m.end(3), "", "duplicate_word", why)
+    return Edit(m.start(1), m.start(3), "", "duplicate_word", why)
+
+
+def _word_then_name(text: str, m: re.Match[str], word: Token | None) -> tuple[str, str] | None:
+    """A capitalised common word doubled at a sentence's start ("May May said", "Hope Hope
+    Solo"): the sentence's own word, then a name that is the same word? Kept when a name
+    follows, flagged otherwise."""
+    first = m.group(1)
+    if re.match(r"[ \t]+[A-Z]", text[m.end():m.end() + 3]):
+        return None  # "Hope Hope Solo plays": a word, then the name "Hope Solo"
+    read = f" (read {word.tag})" if word else ""
+    return ("flag", f"'{first} {first}' opens the sentence: the word {first.lower()!r}{read}, "
+                    f"then a name {first!r}, or a doubling?")
+
+
 @dataclass(frozen=True, slots=True)
 class DuplicateWord:
     """Removes a word repeated back to back ("including including") unless the evidence says
@@ -411,23 +572,38 @@ class DuplicateWord:
         if not repeated:
             return out
         matches = _doubles(text, repeated)
+        loop_end = 0
         for m in matches:
             first, possessive = m.group(1), m.group(4)
             low = first.lower()
             if first.isdigit():
                 continue  # "10 10": a score, a list of numbers
+            if m.start() < loop_end:
+                continue  # inside a loop already decided
+            end = _run_after(text, m)
+            copies = 1 + len(_WHITESPACE.findall(text, m.end(1), end))
+            if copies >= LOOP_COPIES:
+                out.append(self._long_loop(text, m, end, copies))
+                loop_end = end
+                continue
             if f"{low} {low}" in self.exceptions or low in self.exceptions:
                 continue
+            if low in sound_words() and not _runs_into_sentence(text, m):
+                continue  # "she laughed, ha ha", "the clock went tick tick", "ho ho ho"
+            if len(first) == 1 and (copies > 2 or _spelled_out(text, m.start(), end)):
+                continue  # "s p e l l e d", "A A B C": letters spelled out one by one
             if f"{low} {low}" in interjections():
                 ctx = _context(text, m)
                 if ctx.word and ctx.word.pos == "INTJ":
                     continue
+            if _set_off_interjection(text, m):
+                continue  # "Now now, let us be civil", "Wait wait!"
             second = m.group(3)
             if second != first and not (second == first.lower() and first[0].isupper()):
-                continue  # "the first FIRST Global": a word, then a name written otherwise
-            end = _run_after(text, m)
-            if end > m.end():  # three or more copies: a decoding loop whatever the word
-                copies = 1 + len(_WHITESPACE.findall(text, m.end(1), end))
+                if (case := _case_variant(text, m)) is not None:
+                    out.append(case)
+                continue
+            if end > m.end():  # three copies of a word English does not repeat: a loop
                 out.append(Edit(m.end(1), end, "", "duplicate_word",
                                 f"{first!r} {copies} times in a row: a decoding loop"))
                 continue
@@ -450,6 +626,8 @@ class DuplicateWord:
         if low in GRAMMATICAL_DOUBLES and not first[0].isupper():
             keep, why = grammar_decision(low, text, m)
             return None if keep else ("edit", why)
+        if low in _STRANDABLE and first.islower() and (why := _preposition_kept(text, m)):
+            return None  # "the towns they had moved to to find work"
         if _clause_opener(text, m.start(), _FREE_RELATIVE, 4):
             ctx = _context(text, m)
             if ctx.word and ctx.word.pos in ("VERB", "AUX"):
@@ -461,12 +639,32 @@ class DuplicateWord:
             return ("edit", f"{low!r} doubled back to back")
         return self._decide_capitalised(text, m, matches)
 
+    def _long_loop(self, text: str, m: re.Match[str], end: int, copies: int) -> Edit | Flag:
+        """Four or more copies of a word: back to the idiom's count ("bye bye"), flagged for a
+        sound word with no set count ("ha ha ha ha"), else one copy."""
+        first, low = m.group(1), m.group(1).lower()
+        pair = f"{low} {low}"
+        if low not in sound_words() and (pair in self.exceptions or low in self.exceptions
+                                          or pair in interjections()):
+            spans = [w.span() for w in _ANY_WORD.finditer(text, m.start(), end)]
+            return Edit(spans[1][1], end, "", "duplicate_word",
+                        f"{first!r} {copies} times in a row: a decoding loop of the "
+                        f"reduplication '{pair}', cut to its two copies")
+        if low in sound_words() or len(first) == 1:  # before the list: "ha ha" has no set count
+            return Flag(m.start(), end, "duplicate_word",
+                        f"{first!r} {copies} times in a row: a sound word English repeats, "
+                        f"or a decoding loop? No count is the idiom's")
+        return Edit(m.end(1), end, "", "duplicate_word",
+                    f"{first!r} {copies} times in a row: a decoding loop")
+
     def _decide_capitalised(self, text: str, m: re.Match[str],
                             matches: list[re.Match[str]]) -> tuple[str, str] | None:
         first = m.group(1)
         low = first.lower()
         if first.isupper() and len(first) >= 2:
             return ("edit", f"the acronym {first!r} doubled (an acronym is not reduplicated)")
+        if low in word_names() and _starts_sentence(text, m.start()):
+            return _word_then_name(text, m, _tag_at(text, m.start(1)))
         doubled = sum(1 for x in matches if x.group(1).lower() == low)
         single = _word_counts(text)[low] - 2 * doubled
         zipf = _zipf(low)
@@ -487,11 +685,13 @@ class DuplicateWord:
     def _compound_doubles(self, text: str, windows: list[tuple[int, int]]) -> list[Edit]:
         out = []
         for m in _matches(_INTO_COMPOUND, text, windows):
-            out.append(Edit(m.start(1), m.start(2), "", "duplicate_word",
-                            f"{m.group(1)!r} doubled into the compound that follows"))
+            if not _own_role(text, m.start(1)):
+                out.append(Edit(m.start(1), m.start(2), "", "duplicate_word",
+                                f"{m.group(1)!r} doubled into the compound that follows"))
         for m in _matches(_OUT_OF_COMPOUND, text, windows):
-            out.append(Edit(m.end(1), m.end(2), "", "duplicate_word",
-                            f"{m.group(2)!r} repeated after the compound that ends with it"))
+            if not _own_role(text, m.start(2)):
+                out.append(Edit(m.end(1), m.end(2), "", "duplicate_word",
+                                f"{m.group(2)!r} repeated after the compound that ends with it"))
         return out
 
     def _hyphen_chains(self, text: str, windows: list[tuple[int, int]]) -> list[Edit]:
@@ -617,6 +817,10 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
                 continue  # across a line, or with punctuation inside: a list or emphasis
             if len(set(first)) == 1:
                 continue  # one word over and over: duplicate_word removes the whole run
+            if all(len(x) == 1 for x in first):
+                continue  # letters spelled out one by one ("m i s s i s s i p p i")
+            if f"{' '.join(first)} {' '.join(first)}" in exceptions:
+                continue  # "call a spade a spade": a shipped idiom
             if all(not any(c.isalpha() for c in x) for x in first):
                 continue  # numbers and symbols ("1 2 1 2")
             before = words[i - 1] if i else ""
@@ -625,6 +829,12 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
             if k == 2 and first[0] == "as" and _TRAILING.sub("", words[i + 4] if i + 4 < n else "") in (
                     "can", "could", "gets", "get", "be", "may", "might"):
                 continue  # "as cold as cold can be"
+            if k == 2 and first[0] == "as" and i + 4 < n and _starts_noun_phrase(
+                    text, tokens[i + 3][0], tokens[i + 4][0]):
+                continue  # "as tall as Tall Oaks", "as bad as bad weather": a noun phrase
+            if k == 2 and _noun_preposition_noun(text, tokens[i][0], tokens[i + 1][0],
+                                                 tokens[i - 1][0] if i else None):
+                continue  # "hand in hand in the park", "side by side by the river"
             after = words[i + 2 * k] if i + 2 * k < n else ""
             if k == 2 and ((first[0] in ("and", "or") and before == first[1])
                            or (first[1] in ("and", "or") and _TRAILING.sub("", after) == first[0])):
@@ -638,6 +848,32 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
         if not found:
             i += 1
     return out
+
+
+def _starts_noun_phrase(text: str, word: int, nxt: int) -> bool:
+    """Does the word at ``word`` start a noun phrase that goes on at ``nxt`` ("as bad as *bad
+    weather*"), by the tagger's reading of the sentence as written?"""
+    if _CLOSING.search(text[word:nxt].rstrip()):
+        return False  # "as bad as bad." : no noun phrase goes on after a mark
+    second, after = _tag_at(text, word), _tag_at(text, nxt)
+    return (second is not None and after is not None and after.pos in ("NOUN", "PROPN")
+            and second.pos in ("ADJ", "NOUN", "PROPN") and after.text.lower() != "as")
+
+
+def _noun_preposition_noun(text: str, noun: int, prep: int, before: int | None) -> bool:
+    """"hand in hand", "step by step": a bare singular noun, a preposition, the same noun (the
+    construction English makes of any noun), here followed by the same preposition again."""
+    if text[prep:prep + 8].split(" ", 1)[0].lower() not in _PREPOSITIONS | {"in", "to", "upon"}:
+        return False  # no preposition (a closed class): no tagger needed
+    if before is not None and text[before:noun].strip().lower() in _DETERMINERS:
+        return False
+    n, p = _tag_at(text, noun), _tag_at(text, prep)
+    if n is None or p is None or n.tag != "NN" or p.tag not in ("IN", "TO"):
+        return False
+    b = _tag_at(text, before) if before is not None else None
+    # a bare noun: after a verb, a preposition or a mark, not inside a noun phrase ("a
+    # corrections officer for officer for 25 years")
+    return b is None or b.pos in ("VERB", "AUX", "ADP", "ADV", "PUNCT", "CCONJ", "SCONJ")
 
 
 def _loop_suspects(text: str) -> tuple[bool, bool]:
@@ -667,6 +903,9 @@ def _loops(text: str, exceptions: frozenset[str]) -> list[Flag]:
                         f"loop or a chant? Deletion cannot tell which words were meant"))
     for m in _AND_LOOP.finditer(text) if joined else ():
         listed = ", " in m.group()  # "paintings, paintings and paintings"
+        if not listed and " " not in m.group(1) and (verb := _tag_at(text, m.start(1))) and (
+                verb.pos == "VERB"):
+            continue  # "he looked and looked and looked": a verb repeated for duration
         if listed or not _and_loop_is_english(m.group(1), exceptions):
             out.append(Flag(m.start(), m.end(), "duplicate_phrase",
                             f"{m.group()!r}: words joined to themselves, not an English idiom "
@@ -716,7 +955,8 @@ def _decided_with() -> dict[str, object]:
 
     return {"tagger": tagger_version(), "wordfreq": importlib.metadata.version("wordfreq"),
             "reduplications": sorted(default_exceptions()),
-            "interjections": sorted(interjections()), "phrasal_verbs": sorted(phrasal_verbs())}
+            "interjections": sorted(interjections()), "phrasal_verbs": sorted(phrasal_verbs()),
+            "sound_words": sorted(sound_words()), "word_names": sorted(word_names())}
 
 
 # Removing one kind of repetition can reveal another ("the the cat the cat"): when any of them

@@ -101,12 +101,19 @@ def test_cleaner_version_is_what_the_package_computed_before(config: CleanConfig
     string, so earlier outputs are not taken for another cleaner's."""
     from tasks.clean import CLEANER_RELEASE
     from tasks.clean.grammar import tagger_version
-    from tasks.clean.repetition import default_exceptions, interjections, phrasal_verbs
+    from tasks.clean.repetition import (
+        default_exceptions,
+        interjections,
+        phrasal_verbs,
+        sound_words,
+        word_names,
+    )
 
     settings = {**asdict(config), "tagger": tagger_version(),
                 "wordfreq": importlib.metadata.version("wordfreq"),
                 "reduplications": sorted(default_exceptions()),
-                "interjections": sorted(interjections()), "phrasal_verbs": sorted(phrasal_verbs())}
+                "interjections": sorted(interjections()), "phrasal_verbs": sorted(phrasal_verbs()),
+                "sound_words": sorted(sound_words()), "word_names": sorted(word_names())}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:10]
     assert cleaner_version(config) == f"{CLEANER_RELEASE}+{digest}"
 
