@@ -11,7 +11,6 @@ choice in ``flows/runners.py``; Ctrl-C and SIGTERM in ``flows/signals.py``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import shlex
@@ -283,6 +282,54 @@ def preprocess(**values: object) -> dict:
     return Completed(message=message, data=summary)
 
 
+class TemporaryServerTimeout(RuntimeError):
+    pass
+
+
+# Prefect waits 20 s for its temporary server by default: a busy machine needs longer. Used when
+# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS is not set; a value set there is respected.
+TEMPORARY_SERVER_WAIT = 120
+_PREFECT_DEFAULT_WAIT = 20
+_TIMED_OUT = "Timed out while attempting to connect to ephemeral Prefect API server"
+
+
+def _run_starting_the_server(server: str | None, values: dict) -> dict:
+    """The flow run, against ``server`` or Prefect's temporary server: waited for as long as it
+    takes on a busy machine, and started once more if it did not come up (nothing is written
+    before it does)."""
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        temporary_settings,
+    )
+
+    if server:
+        with temporary_settings({PREFECT_API_URL: server}):
+            return preprocess(**values)
+    wait = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    if wait == _PREFECT_DEFAULT_WAIT:
+        wait = TEMPORARY_SERVER_WAIT
+    for attempt in (1, 2):
+        try:
+            with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: wait}):
+                return preprocess(**values)
+        except RuntimeError as exc:
+            if not str(exc).startswith(_TIMED_OUT):
+                raise
+            SubprocessASGIServer().stop()  # the server that did not answer, if it still runs
+            if attempt == 2:
+                raise TemporaryServerTimeout(
+                    f"Prefect's temporary API server did not answer within {wait} s, twice (the "
+                    "machine may be busy); nothing was written. Start a server once with `make "
+                    "server` (runs then use it), or set PREFECT_API_URL to a running one, or "
+                    "wait longer with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") from None
+            logging.getLogger(__name__).warning(
+                "Prefect's temporary API server did not answer within %s s; starting it again",
+                wait)
+    raise AssertionError("unreachable")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = command_line(RunSettings, "python -m flows.preprocess", __doc__)
     args = parser.parse_args(argv)
@@ -303,15 +350,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO)
     install_handlers()
     server = local_server()
-    settings = contextlib.nullcontext()
     if server:  # `make server` is up: the run skips the temporary server and shows in its UI
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
         print(f"using the Prefect server at {server}", file=sys.stderr)
-        settings = temporary_settings({PREFECT_API_URL: server})
     try:
-        with settings:
-            summary = preprocess(**vars(args))
+        summary = _run_starting_the_server(server, vars(args))
+    except TemporaryServerTimeout as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
     except (Interrupted, TerminationSignal, KeyboardInterrupt):
         stop_now(128 + (STOP.signum or signal.SIGINT))
     except Exception:
