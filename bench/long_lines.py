@@ -36,7 +36,8 @@ _TAILS = ["would open in spring", "had risen by {n} percent", "was delayed again
 _WORDS = ("river market station harbour council village mountain season ticket garden bridge "
           "morning winter island street factory orchard library museum ferry valley").split()
 
-KINDS = ("varied", "repeated", "word_loop", "phrase_loop", "no_punct")
+KINDS = ("varied", "repeated", "word_loop", "phrase_loop", "no_punct", "name_pairs", "list_loop",
+         "and_loop")
 
 
 def _sentence(rng: random.Random) -> str:
@@ -61,6 +62,12 @@ def one_line(kind: str, size: int, seed: int = 7) -> str:
         unit = "in the city of "
     elif kind == "no_punct":
         unit = None
+    elif kind == "name_pairs":  # a rare capitalised word doubled, over and over
+        unit = "Vinh Vinh, "
+    elif kind == "list_loop":
+        unit = "the old town, "
+    elif kind == "and_loop":
+        unit = "more and "
     else:
         raise ValueError(f"unknown kind {kind!r}; available: {', '.join(KINDS)}")
     if unit is not None:
