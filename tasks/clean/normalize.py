@@ -110,23 +110,25 @@ def _agree(old: str, i: int, new: str, j: int) -> int:
     return done
 
 
-def _in_step(old: str, i: int, new: str, j: int) -> tuple[int, int]:
+def _in_step(old: str, i: int, new: str, j: int,
+             anchors: tuple[int, ...] = _ANCHORS) -> tuple[int, int, int]:
     """Where ``old`` and ``new``, which differ at ``old[i]`` and ``new[j]``, agree again: the
-    first place in ``old`` whose next characters ``new`` holds nearby, and where it holds them.
-    Either string's end counts; with no agreement in reach, both are cut ``_REACH`` on."""
-    for size in _ANCHORS:
+    first place in ``old`` whose next characters ``new`` holds nearby, where it holds them, and
+    how many characters agreed (0: none in reach, both are cut ``_REACH`` on). Either string's
+    end counts."""
+    for size in anchors:
         for di in range(min(_REACH, len(old) - i) + 1):
             at = i + di
             anchor = old[at:at + size]
             if len(anchor) < size:  # the end of old: its tail must be new's tail
                 tail = len(new) - len(anchor)
                 if tail >= j and tail - j <= _REACH and new.endswith(anchor):
-                    return at, tail
+                    return at, tail, size
                 continue
             k = new.find(anchor, j, j + _REACH + size)
             if k >= 0:
-                return at, k
-    return min(len(old), i + _REACH), min(len(new), j + _REACH)
+                return at, k, size
+    return min(len(old), i + _REACH), min(len(new), j + _REACH), 0
 
 
 def _differing_pieces(old: str, new: str) -> Iterator[tuple[int, int, int, int]]:
@@ -135,6 +137,7 @@ def _differing_pieces(old: str, new: str) -> Iterator[tuple[int, int, int, int]]
     length of the line (a difflib diff of a 1 MB line with a repair in every sentence takes
     hours: it looks for the longest agreeing block again in each stretch between two)."""
     i = j = 0
+    anchors = _ANCHORS
     while i < len(old) or j < len(new):
         same = _agree(old, i, new, j)
         i, j = i + same, j + same
@@ -142,7 +145,12 @@ def _differing_pieces(old: str, new: str) -> Iterator[tuple[int, int, int, int]]
             if i < len(old) or j < len(new):
                 yield i, len(old), j, len(new)
             return
-        i1, j1 = _in_step(old, i, new, j)
+        if same >= _ANCHORS[0]:  # out of a stretch that agreed only in single characters
+            anchors = _ANCHORS
+        i1, j1, size = _in_step(old, i, new, j, anchors)
+        # in a stretch where only single characters agree (a line of Cyrillic mojibake agrees
+        # at its spaces), the longer looks, which fail there 500 times a word, are not tried again
+        anchors = _ANCHORS[-1:] if size < _ANCHORS[-2] else _ANCHORS
         if (i1, j1) == (i, j):  # cannot be: old[i] != new[j]; guards the loop all the same
             i1, j1 = i + 1, j + 1
         yield i, i1, j, j1
