@@ -164,7 +164,8 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
                 batch.add("sightings", sightings_table(part.sightings, run.run_id, run.cleaner,
                                                        run.model))
                 inflight.append(process_batch.submit(batch, run.config, settings.model,
-                                                     run.output, run.patterns))
+                                                     run.output, run.patterns,
+                                                     settings.max_document_seconds))
                 progress.batches_submitted += 1
                 while len(inflight) > max_inflight:
                     publish_oldest()

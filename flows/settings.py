@@ -161,6 +161,10 @@ class RunSettings(_Checked):
     max_file_bytes: int = Field(
         MAX_FILE_BYTES, ge=1, description="the rest of a file past this many (uncompressed) "
         "bytes is rejected as too_large (default: 8 GiB)")
+    max_document_seconds: float = Field(
+        30.0, gt=0, description="cleaning one document for longer than this many seconds (wall "
+        "clock) rejects it as too_slow, naming its source; the rest of the batch goes on "
+        "(default: 30)")
 
 
 # Where the command line departs from the field's name: a repeatable singular flag, a flag the

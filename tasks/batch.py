@@ -158,6 +158,7 @@ class Failures:
         self.step = step
         self.sources = sources
         self.detail: dict[int, str] = {}
+        self.reason: dict[int, str] = {}  # rows rejected for a reason other than processing_error
 
     def __contains__(self, row: int) -> bool:
         return row in self.detail
@@ -169,7 +170,16 @@ class Failures:
             yield
         except FATAL:
             raise
-        except Exception as exc:  # a bug on one document must not cost the batch
+        except Exception as exc:
+            # an exception that names its own reject ("too_slow") is no bug: no traceback
+            reason = getattr(exc, "reject_reason", None)
+            if reason is not None:
+                log.warning("%s rejected %s as %s: %s", self.step.name, self.sources[row], reason,
+                            exc)
+                self.reason.setdefault(row, reason)
+                self.detail.setdefault(row, f"{self.sources[row]}: {exc}")
+                return
+            # a bug on one document must not cost the batch
             log.exception("%s failed for %s", self.step.name, self.sources[row])
             self.detail.setdefault(row, f"{self.step.failure}: {type(exc).__name__}: {exc}")
 
@@ -187,7 +197,7 @@ class Failures:
 def reject_failed(batch: Batch, failures: Failures) -> Batch:
     """The failed documents leave the batch: their rows leave ``incoming`` and every table
     keyed by ``doc_id`` (rejects and sightings excepted: the text was seen there all the same),
-    and a ``processing_error`` reject takes their place."""
+    and a reject takes their place (``processing_error``, or the reason the exception named)."""
     if not failures.detail:
         return batch
     inc = batch.incoming
@@ -195,14 +205,17 @@ def reject_failed(batch: Batch, failures: Failures) -> Batch:
     raws = inc.column("raw_text").to_pylist()
     failed = sorted(failures.detail)
     bad = pa.array(sorted({ids[i] for i in failed}), pa.string())
-    batch.incoming = inc.take([i for i in range(inc.num_rows) if i not in failures])
+    # (typed: an empty list of rows, when every document failed, would be an array of nulls)
+    batch.incoming = inc.take(pa.array([i for i in range(inc.num_rows) if i not in failures],
+                                       pa.int64()))
     for name, table in batch.tables.items():
         if (name not in ("rejects", "sightings") and table.num_rows
                 and "doc_id" in table.column_names):
             batch.tables[name] = table.filter(pc.invert(pc.is_in(table.column("doc_id"),
                                                                  value_set=bad)))
     batch.add("rejects", rejects_table(
-        [Reject(ids[i], sources[i], "processing_error", failures.detail[i], raws[i])
+        [Reject(ids[i], sources[i], failures.reason.get(i, "processing_error"),
+                failures.detail[i], raws[i])
          for i in failed], batch.run_id, batch.cleaner_version, batch.model))
     return batch
 

@@ -34,9 +34,11 @@ def io_failure(task, task_run, state) -> bool:  # noqa: ANN001 (Prefect's retry 
 @task(name="process-batch", cache_policy=NO_CACHE, persist_result=False, retries=1,
       retry_delay_seconds=5, retry_condition_fn=io_failure)
 def process_batch(batch: Batch, config: CleanConfig, model_name: str, output: str,
-                  entity_patterns: EntityPatterns | str | None = None) -> Staged:
+                  entity_patterns: EntityPatterns | str | None = None,
+                  max_document_seconds: float | None = None) -> Staged:
     """Clean and annotate a batch, then write its tables aside (committed, not yet published).
-    The versions its rows record travel on the batch."""
-    batch = clean_documents(batch.copy(), config)  # a retry starts afresh
+    The versions its rows record travel on the batch; a document whose cleaning takes longer
+    than ``max_document_seconds`` is a ``too_slow`` reject."""
+    batch = clean_documents(batch.copy(), config, max_document_seconds)  # a retry starts afresh
     batch = annotate_documents(batch, model_name, entity_patterns)
     return stage_batch(batch, output)

@@ -18,6 +18,7 @@ from tasks.clean.engine import (
     CleanResult,
     OffsetMap,
     Rule,
+    TooSlow,
     replay,
     run_rules,
 )
@@ -27,7 +28,8 @@ from tasks.clean.registry import RuleSet
 
 __all__ = [
     "RULES", "RULE_NAMES", "AppliedEdit", "AppliedFlag", "BatchEvidence", "CleanConfig",
-    "CleanResult", "OffsetMap", "build_rules", "clean_text", "cleaner_version", "gather", "replay",
+    "CleanResult", "OffsetMap", "TooSlow", "build_rules", "clean_text", "cleaner_version", "gather",
+    "replay",
 ]
 
 # 0.2.1: punctuation spacing settles in one cleaning (up to 4 passes); 0.3.0: doubles English
@@ -84,7 +86,8 @@ def build_rules(config: CleanConfig, evidence: BatchEvidence = NO_EVIDENCE) -> t
 
 
 def clean_text(raw_text: str, config: CleanConfig = CleanConfig(),
-               evidence: BatchEvidence = NO_EVIDENCE) -> CleanResult:
+               evidence: BatchEvidence = NO_EVIDENCE, budget: float | None = None) -> CleanResult:
     """Clean one document: the clean text, the edits applied and the flags raised. ``evidence``
-    is what the document's batch says (``gather(texts)``): recurring lines, names used doubled."""
-    return run_rules(raw_text, build_rules(config, evidence))
+    is what the document's batch says (``gather(texts)``): recurring lines, names used doubled.
+    Cleaning for longer than ``budget`` seconds (None: no limit) raises ``TooSlow``."""
+    return run_rules(raw_text, build_rules(config, evidence), budget)

@@ -12,13 +12,14 @@ from tasks.clean import CleanConfig, CleanResult, clean_text, gather
 CLEAN = Step("clean", failure="the cleaner failed on this document")
 
 
-def clean_documents(batch: Batch, config: CleanConfig) -> Batch:
-    """Clean every document of the batch; ``incoming`` becomes the ``cleaned`` table."""
+def clean_documents(batch: Batch, config: CleanConfig, budget: float | None = None) -> Batch:
+    """Clean every document of the batch; ``incoming`` becomes the ``cleaned`` table. A document
+    whose cleaning takes longer than ``budget`` seconds becomes a ``too_slow`` reject."""
 
     def each(batch: Batch, failures: Failures) -> list[CleanResult | None]:
         texts = batch.incoming.column("raw_text").to_pylist()
         evidence = gather(texts)  # what the batch says: recurring lines, names used doubled
-        return [failures.run(i, clean_text, text, config, evidence)
+        return [failures.run(i, clean_text, text, config, evidence, budget)
                 for i, text in enumerate(texts)]
 
     def assemble(batch: Batch, results: list[CleanResult]) -> Batch:

@@ -10,9 +10,12 @@ Contract of the result:
 
 from __future__ import annotations
 
+import time
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from itertools import accumulate
 
@@ -64,6 +67,56 @@ class AppliedFlag:
 
 
 RuleFn = Callable[[str], Iterable[Edit | Flag]]
+
+
+class TooSlow(Exception):
+    """Cleaning one document went past its time budget: the document is rejected, not waited
+    for."""
+
+    reject_reason = "too_slow"  # the rejects table's reason (``tasks.batch.Failures``)
+
+
+@dataclass(slots=True)
+class _Budget:
+    deadline: float  # on time.monotonic()
+    seconds: float
+    rule: str = ""  # the rule running
+
+
+# The budget of the document being cleaned in this thread or task (None: no limit): a context
+# variable, so that threads cleaning documents side by side each see their own.
+_BUDGET: ContextVar[_Budget | None] = ContextVar("clean_budget", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float | None) -> Iterator[None]:
+    """Cleaning inside this block raises ``TooSlow`` at the first ``check_time()`` after
+    ``seconds`` of wall clock (what a run waits); None: no limit. Cooperative, not a signal: a
+    signal reaches only the main thread, and the thread runner cleans in another."""
+    if seconds is None:
+        yield
+        return
+    token = _BUDGET.set(_Budget(time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def check_time() -> None:
+    """Raise ``TooSlow`` if the document being cleaned is past its budget. Cheap (a context
+    variable and a clock read): the engine calls it before every rule pass, rules inside their
+    long loops."""
+    budget = _BUDGET.get()
+    if budget is not None and time.monotonic() > budget.deadline:
+        raise TooSlow(f"cleaning took longer than its budget of {budget.seconds:g} s "
+                      f"(max_document_seconds), stopped in rule {budget.rule!r}")
+
+
+def _running(rule: str) -> None:
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.rule = rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,8 +307,14 @@ class _Alignment:
         return AppliedEdit(rule, r0, r1, c0, c1, raw[r0:r1], clean[c0:c1], reason)
 
 
-def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
-    """Run the rules in order on the text; each sees the output of the ones before it."""
+def run_rules(raw_text: str, rules: Sequence[Rule], budget: float | None = None) -> CleanResult:
+    """Run the rules in order on the text; each sees the output of the ones before it. Past
+    ``budget`` seconds (None: no limit), ``TooSlow`` is raised."""
+    with time_budget(budget):
+        return _run_rules(raw_text, rules)
+
+
+def _run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
     text = raw_text
     alignment: _Alignment | None = None
     raw_flags: dict[tuple[str, int, int], Flag] = {}
@@ -263,7 +322,9 @@ def run_rules(raw_text: str, rules: Sequence[Rule]) -> CleanResult:
     for rule in rules:
         if rule.only_after and not rule.only_after & changed:
             continue
+        _running(rule.name)
         for _ in range(rule.passes):
+            check_time()
             proposals = list(rule.propose(text))
             if not proposals:  # the text is stable under this rule: no further pass can differ
                 break

@@ -99,20 +99,60 @@ def doubled_names(texts: Sequence[str]) -> frozenset[str]:
     candidates = [word for word, n in doubled.items() if n >= 2]
     if not candidates:
         return frozenset()
+    # ASCII words in texts without _CASE_EXTRAS: one walk over each text's words finds them all
+    # (a search per word and text made a batch of n names cost n times its length)
+    walked = set(candidates) if all(w.isascii() for w in candidates) else None
+    n_single: Counter[str] = Counter()
+    searched = []
+    for text in texts:
+        if walked is not None and not _CASE_EXTRAS.search(text):
+            n_single.update(_single_words(text.lower(), walked))
+        else:
+            searched.append(text)
+    if searched:
+        n_single.update(_singles_searched(searched, candidates))
+    return frozenset(word for word in candidates if doubled[word] > n_single[word])
+
+
+def _singles_searched(texts: Sequence[str], candidates: list[str]) -> Counter[str]:
+    """How many of ``texts`` hold each candidate single (outside a pair "Walla Walla"), by each
+    word's own patterns."""
     singles = {w: re.compile(rf"(?<![\w-]){re.escape(w)}(?![\w-])", re.I) for w in candidates}
     present = _words_present(texts, singles)
-    names = set()
+    n_single: Counter[str] = Counter()
     for word in candidates:
-        n, single = doubled[word], singles[word]
+        single = singles[word]
         pair = re.compile(rf"(?<![\w-]){re.escape(word)}[ \t]+{re.escape(word)}(?![\w-])", re.I)
         # a word found single once its pairs are blanked out is found single in the text itself
         # (a pair starts and ends next to a non-word character, as the word does): only the texts
         # that hold it single are searched again
-        n_single = sum(1 for t, words in zip(texts, present) if word in words
-                       and single.search(pair.sub(" ", t)))
-        if n > n_single:
-            names.add(word)
-    return frozenset(names)
+        n_single[word] = sum(1 for t, words in zip(texts, present) if word in words
+                             and single.search(pair.sub(" ", t)))
+    return n_single
+
+
+_TOKEN = re.compile(r"[\w-]+")
+_GAP = re.compile(r"[ \t]+")
+
+
+def _single_words(low: str, words: set[str]) -> set[str]:
+    r"""The ``words`` (ASCII, lower case) that the lower-case text ``low`` holds single: what
+    blanking each word's pairs (``(?<![\w-])w[ \t]+w(?![\w-])``, left to right) and searching
+    for it (``(?<![\w-])w(?![\w-])``) finds, in one walk over the text's runs of word characters
+    and hyphens (a match of either pattern is such a run, or two with spaces between)."""
+    found: set[str] = set()
+    runs = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(low)]
+    i = 0
+    while i < len(runs):
+        word, _, end = runs[i]
+        if word in words:
+            if (i + 1 < len(runs) and runs[i + 1][0] == word
+                    and _GAP.fullmatch(low, end, runs[i + 1][1])):
+                i += 2  # a pair
+                continue
+            found.add(word)
+        i += 1
+    return found
 
 
 # The characters, besides an ASCII letter's two cases, that re.I matches to an ASCII letter ("ı",
@@ -121,18 +161,11 @@ _CASE_EXTRAS = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
 def _words_present(texts: Sequence[str], singles: dict[str, re.Pattern[str]]) -> list[set[str]]:
-    """For each text, the words of ``singles`` whose pattern matches somewhere in it. Each word's
-    own pattern decides, at the positions where the word can start: found in the lower-case text
-    (an ASCII word in a text without ``_CASE_EXTRAS``), or else by one scan for all the words."""
+    """For each text, the words of ``singles`` whose pattern matches somewhere in it: each word's
+    own pattern decides, at the positions where one scan for all the words finds one."""
     anywhere = re.compile(rf"(?<![\w-])(?:{'|'.join(map(re.escape, singles))})(?![\w-])", re.I)
-    ascii_words = all(w.isascii() for w in singles)
     present: list[set[str]] = []
     for text in texts:
-        if ascii_words and not _CASE_EXTRAS.search(text):
-            low = text.lower()  # same length, and an ASCII word matches where it holds the word
-            present.append({w for w, single in singles.items()
-                            if w in low and _found(text, low, w, single)})
-            continue
         words: set[str] = set()
         m = anywhere.search(text)
         while m is not None:
@@ -141,16 +174,6 @@ def _words_present(texts: Sequence[str], singles: dict[str, re.Pattern[str]]) ->
             m = anywhere.search(text, p + 1)  # from the next position: matches may overlap
         present.append(words)
     return present
-
-
-def _found(text: str, low: str, word: str, single: re.Pattern[str]) -> bool:
-    """Does ``single`` match at one of the places where ``low`` holds ``word``?"""
-    p = low.find(word)
-    while p >= 0:
-        if single.match(text, p):
-            return True
-        p = low.find(word, p + 1)
-    return False
 
 
 def gather(texts: Sequence[str]) -> BatchEvidence:

@@ -13,7 +13,7 @@ from itertools import accumulate
 
 import ftfy
 
-from tasks.clean.engine import Edit
+from tasks.clean.engine import Edit, check_time
 from tasks.clean.registry import RuleSpec
 
 # ftfy repairs mojibake and nothing else here: quotes, widths, ligatures and line breaks of
@@ -71,12 +71,90 @@ class _Matcher(difflib.SequenceMatcher):
         return difflib.Match(at, b.find(a[at:at + size], blo, bhi), size)
 
 
+# A line up to this long (old and new together) is diffed at once; a longer one in the pieces
+# where it differs, each bounded, so that the diff is linear in the line's length.
+_WHOLE_DIFF = 2000
+# Two long lines are back in step where the next 32 characters of both agree (or 8, or 1 when
+# no longer stretch agrees nearby: a line of Cyrillic mojibake agrees only at its spaces), looked
+# for up to 256 characters past where they began to differ.
+_ANCHORS = (32, 8, 1)
+_REACH = 256
+
+
 def _diff_edits(old: str, new: str, offset: int, rule: str) -> Iterator[Edit]:
-    """Minimal edits turning ``old`` into ``new`` (both short: a line or a word)."""
-    sm = _Matcher(None, old, new, autojunk=False)
-    for op, i1, i2, j1, j2 in sm.get_opcodes():
-        if op != "equal":
-            yield Edit(offset + i1, offset + i2, new[j1:j2], rule)
+    """Minimal edits turning ``old`` into ``new`` (a line or a word)."""
+    pieces = ([(0, len(old), 0, len(new))] if len(old) + len(new) <= _WHOLE_DIFF
+              else _differing_pieces(old, new))
+    for i0, i1, j0, j1 in pieces:
+        check_time()
+        sm = _Matcher(None, old[i0:i1], new[j0:j1], autojunk=False)
+        for op, a1, a2, b1, b2 in sm.get_opcodes():
+            if op != "equal":
+                yield Edit(offset + i0 + a1, offset + i0 + a2, new[j0 + b1:j0 + b2], rule)
+
+
+def _agree(old: str, i: int, new: str, j: int) -> int:
+    """How many characters ``old[i:]`` and ``new[j:]`` share at their start: compared in
+    slices that double while they agree (at C speed), the last one character by character."""
+    n = min(len(old) - i, len(new) - j)
+    done, step = 0, 16
+    while done < n:
+        k = min(step, n - done)
+        if old[i + done:i + done + k] == new[j + done:j + done + k]:
+            done += k
+            step *= 2
+            continue
+        while old[i + done] == new[j + done]:
+            done += 1
+        return done
+    return done
+
+
+def _in_step(old: str, i: int, new: str, j: int,
+             anchors: tuple[int, ...] = _ANCHORS) -> tuple[int, int, int]:
+    """Where ``old`` and ``new``, which differ at ``old[i]`` and ``new[j]``, agree again: the
+    first place in ``old`` whose next characters ``new`` holds nearby, where it holds them, and
+    how many characters agreed (0: none in reach, both are cut ``_REACH`` on). Either string's
+    end counts."""
+    for size in anchors:
+        for di in range(min(_REACH, len(old) - i) + 1):
+            at = i + di
+            anchor = old[at:at + size]
+            if len(anchor) < size:  # the end of old: its tail must be new's tail
+                tail = len(new) - len(anchor)
+                if tail >= j and tail - j <= _REACH and new.endswith(anchor):
+                    return at, tail, size
+                continue
+            k = new.find(anchor, j, j + _REACH + size)
+            if k >= 0:
+                return at, k, size
+    return min(len(old), i + _REACH), min(len(new), j + _REACH), 0
+
+
+def _differing_pieces(old: str, new: str) -> Iterator[tuple[int, int, int, int]]:
+    """(i0, i1, j0, j1): stretches ``old[i0:i1]`` and ``new[j0:j1]`` that differ, between
+    stretches that agree, in order; each is at most a few hundred characters. Linear in the
+    length of the line (a difflib diff of a 1 MB line with a repair in every sentence takes
+    hours: it looks for the longest agreeing block again in each stretch between two)."""
+    i = j = 0
+    anchors = _ANCHORS
+    while i < len(old) or j < len(new):
+        same = _agree(old, i, new, j)
+        i, j = i + same, j + same
+        if i == len(old) or j == len(new):
+            if i < len(old) or j < len(new):
+                yield i, len(old), j, len(new)
+            return
+        if same >= _ANCHORS[0]:  # out of a stretch that agreed only in single characters
+            anchors = _ANCHORS
+        i1, j1, size = _in_step(old, i, new, j, anchors)
+        # in a stretch where only single characters agree (a line of Cyrillic mojibake agrees
+        # at its spaces), the longer looks, which fail there 500 times a word, are not tried again
+        anchors = _ANCHORS[-1:] if size < _ANCHORS[-2] else _ANCHORS
+        if (i1, j1) == (i, j):  # cannot be: old[i] != new[j]; guards the loop all the same
+            i1, j1 = i + 1, j + 1
+        yield i, i1, j, j1
+        i, j = i1, j1
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:

@@ -9,15 +9,16 @@ that can be correct English (``tasks.clean.grammar``), the rest of the document 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from itertools import compress, count, repeat
 from operator import eq
 from typing import TYPE_CHECKING
 
-from tasks.clean.engine import Edit, Flag
+from tasks.clean.engine import Edit, Flag, check_time
 from tasks.clean.evidence import BatchEvidence
 from tasks.clean.grammar import Token, tag, tagger_version, token_at
 from tasks.clean.registry import RuleSpec
@@ -121,12 +122,22 @@ _DOUBLE = re.compile(
 _HYPHEN_CHAIN = re.compile(r"(?<![\w-])([^\W_]+)((?:-\1)+)(?=(-[^\W_])|(?![\w-]))", re.I)
 
 
-def _doubles(text: str, repeated: set[str]) -> list[re.Match[str]]:
+class _Doubles(list):
+    """A text's doubles (``_DOUBLE`` matches), with how many there are of each word."""
+
+    @cached_property
+    def counts(self) -> Counter[str]:
+        """Doubles by word (lower case), counted once: a count per decision made a text of n
+        capitalised doubles cost n²."""
+        return Counter(m.group(1).lower() for m in self)
+
+
+def _doubles(text: str, repeated: set[str]) -> _Doubles:
     """``_DOUBLE`` matches, looked for only where a repeated word occurs (much faster than a scan
     of the whole text, which tries the pattern at every character)."""
     low = _lower(text)
     if len(low) != len(text):  # lower() changed offsets ("\u0130"): scan it all
-        return list(_DOUBLE.finditer(text))
+        return _Doubles(_DOUBLE.finditer(text))
     found: dict[int, re.Match[str]] = {}
     for word in repeated:
         pos = low.find(word)
@@ -135,28 +146,47 @@ def _doubles(text: str, repeated: set[str]) -> list[re.Match[str]]:
             if m is not None:
                 found[pos] = m
             pos = low.find(word, pos + 1)
-    out: list[re.Match[str]] = []
+    out = _Doubles()
     for pos in sorted(found):
         if not out or pos >= out[-1].end():
             out.append(found[pos])
     return out
 
 
-_WHITESPACE = re.compile(r"[ \t]+")
 _SENTENCE_BREAK = re.compile(r"[.!?][\u201d\u2019\"')\]]*\s+|\n")
 
 
 _NEXT_WORD = re.compile(rf"[ \t]+({_WORD})(?![\w'\u2019-])")
 
 
-def _run_after(text: str, m: re.Match[str]) -> int:
-    """End of the run of copies of the word that the double ``m`` starts ("till till till")."""
-    if m.group(4):
-        return m.end()
-    word, end = m.group(1).lower(), m.end()
-    while (nxt := _NEXT_WORD.match(text, end)) is not None and nxt.group(1).lower() == word:
-        end = nxt.end()
-    return end
+class _Runs:
+    """The runs of copies of a word that doubles start ("till till till"), each walked once: the
+    doubles inside a run of n copies (n/2 of them) all end where it ends, and walking it again
+    from each of them made a loop of n copies cost n²."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.word, self.end = "", -1
+        self.starts: list[int] = []  # where each copy of the last run walked starts
+
+    def after(self, m: re.Match[str]) -> tuple[int, int]:
+        """(end of the run the double ``m`` starts, copies in it from ``m`` on)."""
+        if m.group(4):
+            return m.end(), 2
+        word = m.group(1).lower()
+        if word == self.word and m.start() < self.end:  # a double inside the run walked last
+            k = bisect_left(self.starts, m.start(1))
+            if k < len(self.starts) and self.starts[k] == m.start(1):
+                return self.end, len(self.starts) - k
+        starts, end = [m.start(1), m.start(3)], m.end()
+        while ((nxt := _NEXT_WORD.match(self.text, end)) is not None
+               and nxt.group(1).lower() == word):
+            starts.append(nxt.start(1))
+            end = nxt.end()
+            if not len(starts) % 1024:
+                check_time()
+        self.word, self.end, self.starts = word, end, starts
+        return end, len(starts)
 
 
 _ANY_WORD = re.compile(rf"(?<![\w'-])({_WORD})(?![^\W_])")
@@ -573,15 +603,17 @@ class DuplicateWord:
             return out
         matches = _doubles(text, repeated)
         loop_end = 0
-        for m in matches:
+        runs = _Runs(text)
+        for i, m in enumerate(matches):
+            if not i % 256:
+                check_time()
             first, possessive = m.group(1), m.group(4)
             low = first.lower()
             if first.isdigit():
                 continue  # "10 10": a score, a list of numbers
             if m.start() < loop_end:
                 continue  # inside a loop already decided
-            end = _run_after(text, m)
-            copies = 1 + len(_WHITESPACE.findall(text, m.end(1), end))
+            end, copies = runs.after(m)  # each run walked once (linear in its length)
             if copies >= LOOP_COPIES:
                 out.append(self._long_loop(text, m, end, copies))
                 loop_end = end
@@ -620,7 +652,7 @@ class DuplicateWord:
         return out
 
     def _decide(self, text: str, m: re.Match[str],
-                matches: list[re.Match[str]]) -> tuple[str, str] | None:
+                matches: _Doubles) -> tuple[str, str] | None:
         first, second = m.group(1), m.group(3)
         low = first.lower()
         if low in GRAMMATICAL_DOUBLES and not first[0].isupper():
@@ -658,14 +690,14 @@ class DuplicateWord:
                     f"{first!r} {copies} times in a row: a decoding loop")
 
     def _decide_capitalised(self, text: str, m: re.Match[str],
-                            matches: list[re.Match[str]]) -> tuple[str, str] | None:
+                            matches: _Doubles) -> tuple[str, str] | None:
         first = m.group(1)
         low = first.lower()
         if first.isupper() and len(first) >= 2:
             return ("edit", f"the acronym {first!r} doubled (an acronym is not reduplicated)")
         if low in word_names() and _starts_sentence(text, m.start()):
             return _word_then_name(text, m, _tag_at(text, m.start(1)))
-        doubled = sum(1 for x in matches if x.group(1).lower() == low)
+        doubled = matches.counts[low]
         single = _word_counts(text)[low] - 2 * doubled
         zipf = _zipf(low)
         common = zipf >= COMMON_WORD_ZIPF

@@ -440,3 +440,30 @@ def test_rules_given_empty_is_refused_before_anything_is_written(tmp_path) -> No
     with pytest.raises(ValidationError, match="no rule given"):
         preprocess(source=str(tmp_path), output=str(out), rules=[])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("runner", ["thread", "process"])
+def test_a_document_past_the_time_budget_is_a_too_slow_reject(tmp_path, runner) -> None:
+    """A 900 KB one-line document with a budget of 0.05 s, in the flow process (a worker thread:
+    no signal can reach it) and in a pool worker: it is a too_slow reject naming its source and
+    the budget, the documents beside it in its batch are published."""
+    from bench.long_lines import one_line
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a-loop.txt").write_text(one_line("repeated", 900_000), encoding="utf-8")
+    (src / "b-good.txt").write_text("Officials met in Paris on Monday.\n")
+    (src / "c-feed.jsonl").write_text(json.dumps({"text": "Snow fell in Bergen."}) + "\n")
+    summary = preprocess(source=str(src), output=str(tmp_path / "out"), runner=runner,
+                         workers=1, max_document_seconds=0.05)
+    out = tmp_path / "out"
+    assert summary["status"] == "completed_with_rejects"
+    assert sorted(Path(d["source"]).name for d in read(out, "documents")) == [
+        "b-good.txt", "c-feed.jsonl#1"]
+    rejects = read(out, "rejects")
+    assert [(Path(r["source"]).name, r["reason"]) for r in rejects] == [("a-loop.txt", "too_slow")]
+    assert rejects[0]["detail"].startswith(
+        f"{src / 'a-loop.txt'}: cleaning took longer than its budget of 0.05 s "
+        "(max_document_seconds)")
+    assert summary["rejects_by_reason"] == {"too_slow": 1}
+    assert summary["documents"] == 2
