@@ -82,8 +82,15 @@ def assert_consistent(out: Path, expected_sources: list[str]) -> None:
         assert not orphans, f"{child} rows without a published document: {orphans[:2]}"
     assert not list((out / "_staging").rglob("*")) if (out / "_staging").exists() else True
     stray = [p for p in out.rglob("*") if p.is_file() and "_staging" not in p.parts
-             and p.suffix != ".parquet" and p.name != ".lock" and p.parent != out / "reports"]
+             and p.suffix != ".parquet" and p.name != ".lock" and p.parent != out / "reports"
+             and p != out / "_index" / "manifest.json"]
     assert not stray
+    # the index's state holds the files its manifest names, no file a killed fold left
+    if (out / "_index").exists():
+        from store import state
+
+        named = {f for held in state.load(out).files.values() for f in held.values()}
+        assert {str(p.relative_to(out)) for p in (out / "_index").rglob("*.parquet")} == named
 
 
 def test_killed_runs_then_a_rerun_publish_every_document_once(tmp_path) -> None:

@@ -38,7 +38,7 @@ def test_round_trip(name: str, tmp_path) -> None:
     back = pq.read_table(part, schema=schema)
     assert back.schema.equals(schema, check_metadata=True)
     assert back.to_pylist() == rows
-    assert back.schema.metadata[b"schema_version"] in (b"1", b"2")
+    assert back.schema.metadata[b"schema_version"] in (b"1", b"2", b"3")
 
     # readable as a hive-partitioned dataset by pyarrow and by DuckDB
     dataset = ds.dataset(tmp_path / name, format="parquet", partitioning="hive")
@@ -66,17 +66,25 @@ def test_contract_columns_present() -> None:
     assert BATCH_TABLES[-1] == "documents"
 
 
-@pytest.mark.parametrize("table", ["edits", "entity_index"])
-def test_a_new_version_only_adds_columns(table: str) -> None:
-    """v2 of a table keeps every v1 column, with its type and nullability, in its place."""
+@pytest.mark.parametrize("table,latest", [("edits", 2), ("entity_index", 3)])
+def test_a_new_version_only_adds_columns(table: str, latest: int) -> None:
+    """Each version of a table keeps every column of the one before, with its type and
+    nullability, in its place; the contract is the latest."""
     import schemas.tables as tables
 
-    v1, v2 = (getattr(tables, f"{table.upper()}_V{n}") for n in (1, 2))
-    assert v2.names[:len(v1)] == v1.names
-    assert all(v2.field(f.name).type == f.type and v2.field(f.name).nullable == f.nullable
-               for f in v1)
-    assert v2.metadata == {b"schema_version": b"2", b"table": table.encode()}
-    assert TABLES[table] is v2
+    for n in range(2, latest + 1):
+        old, new = (getattr(tables, f"{table.upper()}_V{k}") for k in (n - 1, n))
+        assert new.names[:len(old)] == old.names
+        assert all(new.field(f.name).type == f.type and new.field(f.name).nullable == f.nullable
+                   for f in old)
+        assert new.metadata == {b"schema_version": str(n).encode(), b"table": table.encode()}
+    assert TABLES[table] is getattr(tables, f"{table.upper()}_V{latest}")
+
+
+def test_entity_index_v3_adds_the_grouping_release() -> None:
+    from schemas.tables import ENTITY_INDEX_V2, ENTITY_INDEX_V3
+
+    assert ENTITY_INDEX_V3.names == [*ENTITY_INDEX_V2.names, "grouping_version"]
 
 
 def test_entity_index_v2_columns() -> None:
