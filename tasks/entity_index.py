@@ -385,7 +385,7 @@ class Lookup:
 
     def neighbours(self, keys: set[Key]) -> set[Key]:
         """The names (with documents) that share a grouping key with one of ``keys``."""
-        held = self.rows(keys).column("keys").to_pylist()
+        held = self.rows(keys, ["keys"]).column("keys").to_pylist()
         probes = pa.table({"k": pa.array(sorted(probe_keys(k for ks in held for k in ks)),
                                          pa.string())})
         found = self._query(
@@ -402,8 +402,13 @@ class Lookup:
             "WHERE n.n_documents > 0", wanted=_keys_table(keys))
         return _key_set(found)
 
-    def rows(self, keys: set[Key]) -> pa.Table:
-        return self._query("SELECT n.* FROM names n JOIN wanted USING (canonical, label)",
+    def rows(self, keys: set[Key], columns: Iterable[str] = ()) -> pa.Table:
+        """The names' rows: only ``columns`` (and the key) when given, so the heavy lists
+        (documents, keys) are read only where they are needed."""
+        wanted = ", ".join(f"n.{c}" for c in columns) if columns else "n.*"
+        if columns:
+            wanted = "n.canonical, n.label, " + wanted
+        return self._query(f"SELECT {wanted} FROM names n JOIN wanted USING (canonical, label)",
                            wanted=_keys_table(keys))
 
     def prefetch(self, names: Iterable[Name]) -> None:
@@ -495,13 +500,14 @@ def _decide(lookup: Lookup, snapshot: state.Snapshot, fold: Fold, region: set[Ke
     whole entities): the identities that differ from the index's."""
     facts = region | lookup.neighbours(region)
     facts |= lookup.mates(facts)
-    rows = lookup.rows(facts)
+    rows = lookup.rows(facts, [c for c in STATE_NAMES_V1.names
+                               if c not in ("canonical", "label", "keys")])
     rows = rows.filter(pc.greater(rows.column("n_documents"), 0))
     names = [Name(c, lab, nd, nm, frozenset(docs)) for c, lab, nd, nm, docs in zip(
         *(rows.column(x).to_pylist() for x in ("canonical", "label", "n_documents",
                                                 "n_mentions", "documents")))]
     defined = _defined(snapshot, fold, {n.canonical for n in names})
-    lookup.prefetch(names)
+    lookup.prefetch(names)  # one pass over the buckets beats a read per name asked about
     identity = group_names(names, NAME_LABELS, defined, lookup.cached_cooccurring)
     adopted_ids = {identity[k].entity_id for k in region if k in identity}
     adopt = {k: v for k, v in identity.items() if v.entity_id in adopted_ids}
@@ -531,10 +537,11 @@ def _defined(snapshot: state.Snapshot, fold: Fold, canonicals: set[str]
 
 def _index_parts(snapshot: state.Snapshot) -> Iterator[pa.Table]:
     for bucket in sorted(snapshot.files.get("names", {})):
-        table = snapshot.read_bucket("names", STATE_NAMES_V1, bucket)
+        # the index's columns only: the documents and keys lists are most of a bucket's bytes
+        table = snapshot.read("names", STATE_NAMES_V1, [bucket], columns=ENTITY_INDEX_V3.names)
         table = table.filter(pc.greater(table.column("n_documents"), 0))
         if table.num_rows:
-            yield table.select(ENTITY_INDEX_V3.names).sort_by(
+            yield table.sort_by(
                 [("n_mentions", "descending"), ("canonical", "ascending"),
                  ("label", "ascending")])
 
