@@ -14,8 +14,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
-from schemas.tables import BATCH_TABLES, BREAKDOWNS, TABLES
+from schemas.tables import BATCH_TABLES, BREAKDOWNS, STATE_IDS_V1, TABLES
 from store.layout import Location, location, run_partition
+from store.state import buckets_of
+from store.state import load as load_state
 
 Output = str | os.PathLike[str] | Location
 
@@ -98,49 +100,55 @@ class PublishedLookup:
     their own partitions. Memory follows the batch, not the corpus."""
 
     def __init__(self, output: Output, cleaner: str, model: str) -> None:
-        from store import state
-
         self.loc = location(output)
         self.cleaner, self.model = cleaner, model
-        self.snapshot = state.load(self.loc)
+        self.snapshot = load_state(self.loc)
         folded = set(self.snapshot.folded)
         self.pending: dict[str, list[str]] = {}  # table -> files of runs not yet folded
-        for name in ("documents", "rejects", "sightings"):
-            files = []
-            for entry in _listing(self.loc, self.loc.path(name)):
-                if entry.removeprefix("run_id=") not in folded:
-                    files += _files(self.loc, self.loc.path(name, entry))
-            self.pending[name] = files
+        for name in ID_TABLES:
+            self.pending[name] = [f for run_id in run_ids(self.loc, name) if run_id not in folded
+                                  for f in _files(self.loc, self.loc.path(
+                                      run_partition(name, run_id)))]
 
     def __call__(self, doc_ids: Iterable[str] | None = None) -> Published:
-        from schemas.tables import STATE_IDS_V1
-        from store import state
-
         ids = None if doc_ids is None else pa.array(sorted(set(doc_ids)), pa.string())
         versions = (ds.field("cleaner_version") == self.cleaner) & (ds.field("model") == self.model)
         flt = versions if ids is None else versions & ds.field("doc_id").isin(ids)
-        buckets = None if ids is None else sorted(set(state.buckets_of(ids)))
+        buckets = None if ids is None else sorted(set(buckets_of(ids)))
         rows = [self.snapshot.read("ids", STATE_IDS_V1, buckets, filter=flt)]
         for name, files in self.pending.items():
-            if not files:
-                continue
-            extra = ["path", "first_source"] if name == "sightings" else []
-            table = ds.dataset(files, format="parquet", filesystem=self.loc.fs,
-                               schema=TABLES[name]).to_table(
-                columns=["doc_id", "source", *extra, "cleaner_version", "model", "run_id"],
-                filter=flt)
-            n = table.num_rows
-            if not extra:
-                table = table.append_column("path", pa.nulls(n, pa.string())).append_column(
-                    "first_source", pa.nulls(n, pa.string()))
-            table = table.append_column("kind", pa.array([name] * n, pa.string()))
-            rows.append(table.select(STATE_IDS_V1.names).cast(STATE_IDS_V1))
+            if files:
+                table = ds.dataset(files, format="parquet", filesystem=self.loc.fs,
+                                   schema=TABLES[name]).to_table(columns=ids_columns(name),
+                                                                 filter=flt)
+                rows.append(ids_rows(table, name))
         return _published(pa.concat_tables(rows))
 
 
-def _listing(loc: Location, path: str) -> list[str]:
-    selector = pafs.FileSelector(path, allow_not_found=True, recursive=False)
-    return sorted(i.base_name for i in loc.fs.get_file_info(selector)
+ID_TABLES = ("documents", "rejects", "sightings")  # the tables that record an input
+
+
+def ids_columns(name: str) -> list[str]:
+    """The columns of ``name`` (one of ``ID_TABLES``) that ``ids_rows`` takes."""
+    extra = ["path", "first_source"] if name == "sightings" else []
+    return ["doc_id", "source", *extra, "cleaner_version", "model", "run_id"]
+
+
+def ids_rows(table: pa.Table, name: str) -> pa.Table:
+    """Rows of ``name`` (its ``ids_columns``) as ``STATE_IDS_V1`` rows: what a rerun skips."""
+    n = table.num_rows
+    for column in ("path", "first_source"):
+        if column not in table.column_names:
+            table = table.append_column(column, pa.nulls(n, pa.string()))
+    table = table.append_column("kind", pa.array([name] * n, pa.string()))
+    return table.select(STATE_IDS_V1.names).cast(STATE_IDS_V1)
+
+
+def run_ids(output: Output, name: str) -> list[str]:
+    """The runs with a partition of table ``name``, oldest first."""
+    loc = location(output)
+    selector = pafs.FileSelector(loc.path(name), allow_not_found=True, recursive=False)
+    return sorted(i.base_name.removeprefix("run_id=") for i in loc.fs.get_file_info(selector)
                   if i.type == pafs.FileType.Directory and i.base_name.startswith("run_id="))
 
 

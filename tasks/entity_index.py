@@ -49,7 +49,15 @@ from schemas.tables import (
 )
 from store import atomic, state
 from store.layout import ENTITY_INDEX, location
-from store.read import count_run_rows, latest_versions, read_run_table
+from store.read import (
+    ID_TABLES,
+    count_run_rows,
+    ids_columns,
+    ids_rows,
+    latest_versions,
+    read_run_table,
+    run_ids,
+)
 from tasks.entities import NAME_LABELS, may_define
 from tasks.entity_groups import (
     _THE,
@@ -73,7 +81,6 @@ log = logging.getLogger(__name__)
 DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
 REBUILD_DOCUMENTS = 5_000
 PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily  # documents folded at a time by a rebuild (its memory bound)
-ID_TABLES = ("documents", "rejects", "sightings")
 Key = tuple[str, str]  # (canonical, label)
 
 
@@ -133,13 +140,7 @@ def probe_keys(keys: Iterable[str]) -> set[str]:
 
 def published_runs(output: str) -> list[str]:
     """Every run with a partition in documents, rejects or sightings, oldest first."""
-    loc = location(output)
-    runs = set()
-    for name in ID_TABLES:
-        for entry in atomic.listing(loc, loc.path(name)):
-            if entry.base_name.startswith("run_id="):
-                runs.add(entry.base_name.removeprefix("run_id="))
-    return sorted(runs)
+    return sorted({r for name in ID_TABLES for r in run_ids(output, name)})
 
 
 def pending_runs(output: str, snapshot: state.Snapshot | None = None) -> list[str]:
@@ -174,20 +175,8 @@ def _run_rows(output: str, name: str, runs: list[str], columns: list[str]) -> pa
 
 def _ids_rows(output: str, runs: list[str]) -> pa.Table:
     """The recorded inputs of ``runs`` as ``STATE_IDS_V1`` rows."""
-    parts = []
-    for name in ID_TABLES:
-        extra = ["path", "first_source"] if name == "sightings" else []
-        rows = _run_rows(output, name, runs, ["doc_id", "source", *extra, "cleaner_version",
-                                              "model", "run_id"])
-        n = rows.num_rows
-        if not n:
-            continue
-        if not extra:
-            rows = rows.append_column("path", pa.nulls(n, pa.string())).append_column(
-                "first_source", pa.nulls(n, pa.string()))
-        rows = rows.append_column("kind", pa.array([name] * n, pa.string()))
-        parts.append(rows.select(STATE_IDS_V1.names).cast(STATE_IDS_V1))
-    return _concat(parts, STATE_IDS_V1)
+    return _concat([ids_rows(_run_rows(output, name, runs, ids_columns(name)), name)
+                    for name in ID_TABLES], STATE_IDS_V1)
 
 
 def _fold_ids(snapshot: state.Snapshot, fold: Fold, rows: pa.Table, runs: list[str]) -> None:
