@@ -43,6 +43,7 @@ from flows.settings import RunSettings, command_line, flat_parameters
 from flows.signals import STOP, Interrupted, install_handlers, signals_noted, stop_now
 from flows.summary import publish_summary
 from flows.triage import Triage
+from flows.watchdog import processes_die_with_this_one
 from store import (
     Published,
     PublishedLookup,
@@ -149,7 +150,8 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
             def publish_oldest() -> None:
                 STOP.check()
                 staged: Staged = inflight.pop(0).result()
-                publish_batch(staged, run.output)
+                with STOP.publishing:  # a stop waits for the batch to be whole
+                    publish_batch(staged, run.output)
                 logger.info(progress.published(staged))
 
             parts = chunk(Triage(seen, progress, settings.batch_size)(read(sources)),
@@ -192,11 +194,12 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
                 message = f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            STOP.record = None
-            try:
-                write_run(out_path, run_row(status, message))
-            except OSError:
-                logger.exception("could not record the run in %s/runs", run.output)
+            with STOP.publishing:  # not at the same time as a stop's own record of the run
+                STOP.record = None
+                try:
+                    write_run(out_path, run_row(status, message))
+                except OSError:
+                    logger.exception("could not record the run in %s/runs", run.output)
     return run_row(status, message), progress.counts()
 
 
@@ -254,7 +257,9 @@ def preprocess(**values: object) -> dict:
     logger.info("run %s: %d files under %s -> %s (cleaner %s, model %s, %s runner%s, %d workers)",
                 run.run_id, len(sources), settings.source, run.output, run.cleaner, run.model,
                 chosen, " (auto)" if settings.runner == "auto" else "", n_workers)
-    with workers_share_this_api(), subflows_beat_with_their_parent():
+    # the pool's workers die with this process (a deployment's flow run has no main())
+    with processes_die_with_this_one(), workers_share_this_api(), \
+            subflows_beat_with_their_parent():
         # a batch in hand for each worker and one ready: more only holds memory
         if chosen == "thread":  # here, on this flow's runner: no subflow to start and end
             row, counts = process_sources.fn(settings, run, sources, n_workers + 1)
@@ -354,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     if server:  # `make server` is up: the run skips the temporary server and shows in its UI
         print(f"using the Prefect server at {server}", file=sys.stderr)
     try:
-        summary = _run_starting_the_server(server, vars(args))
+        with processes_die_with_this_one():  # the server and the workers, if this one is killed
+            summary = _run_starting_the_server(server, vars(args))
     except TemporaryServerTimeout as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1

@@ -38,6 +38,9 @@ class _StopRequest:
     # records the run as interrupted if the flow cannot do it in time (blocked on a Prefect
     # API that died of the same Ctrl-C); set while a run holds its output
     record: Callable[[], object] | None = None
+    # held while a batch is published: stopping waits (briefly) for the batch in hand, so the
+    # tables never hold half of one when the run stops
+    publishing = threading.Lock()
 
     def check(self) -> None:
         if self.signum is not None:
@@ -45,7 +48,12 @@ class _StopRequest:
 
 
 STOP = _StopRequest()
-_GRACE_SECONDS = 10.0  # for the batch in hand and the runs row, then stop regardless
+# For the flow to stop by itself (between documents and batches); then it is stopped: the
+# prompt is back within a few seconds of Ctrl-C, whatever the flow was waiting for.
+_GRACE_SECONDS = 1.0
+_PUBLISH_WAIT = 1.5  # for a batch being published to be whole (then the next run finishes it)
+_DRAIN_SECONDS = 1.0  # for Prefect's events and logs to reach an API that is still up
+_TERMINATE_SECONDS = 1.0  # for children to exit on SIGTERM, then SIGKILL
 
 
 def on_signal(signum: int, frame: object) -> None:
@@ -53,7 +61,7 @@ def on_signal(signum: int, frame: object) -> None:
         stop_now(128 + signum)
     STOP.signum = signum
     logging.getLogger(__name__).warning(
-        "%s: stopping after the batch in hand (at most %.0f s; send it again to stop now)",
+        "%s: stopping (within %.0f s; send it again to stop now)",
         signal.Signals(signum).name, _GRACE_SECONDS)
     timer = threading.Timer(_GRACE_SECONDS, stop_now, args=(128 + signum,))
     timer.daemon = True
@@ -97,12 +105,12 @@ def stop_now(code: int) -> NoReturn:
             logging.getLogger(__name__).exception("could not record the interrupted run")
     drain = threading.Thread(target=_drain_prefect_events, daemon=True)
     drain.start()
-    drain.join(3)
+    drain.join(_DRAIN_SECONDS)
     children = psutil.Process().children(recursive=True)
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=5)
+    _, alive = psutil.wait_procs(children, timeout=_TERMINATE_SECONDS)
     for child in alive:
         with contextlib.suppress(psutil.Error):
             child.kill()

@@ -33,6 +33,7 @@ from store import atomic
 from store.assets import batch_assets, record_rows
 from store.layout import (
     EMPTY_PART,
+    FENCES,
     READY,
     SINGLE_FILE,
     STAGING,
@@ -85,8 +86,21 @@ def stage_batch(batch: Batch, output: Output) -> Staged:
             f"already published are skipped)") from exc
 
 
+class RunFenced(RuntimeError):
+    """The run was recovered as dead by a later run: what it stages now is never published."""
+
+
+def fenced(output: Output, run_id: str) -> bool:
+    """Whether a later run recovered ``run_id`` as dead (its staging is then discarded)."""
+    loc = location(output)
+    return atomic.exists(loc, loc.path(f"{FENCES}/{run_id}"))
+
+
 def _stage_batch(batch: Batch, loc: Location) -> Staged:
     started = time.perf_counter()
+    if fenced(loc, batch.run_id):  # an orphaned worker of a run that died (the flow was killed)
+        raise RunFenced(f"run {batch.run_id} was recovered by a later run; batch {batch.key} "
+                        "is not staged")
     directory = staging(batch.run_id, batch.key)
     files: dict[str, str] = {}
     rows: dict[str, int] = {}
@@ -129,46 +143,61 @@ def publish_staged(output: Output, run_id: str, key: str, directory: str | os.Pa
 def recover(output: Output) -> dict[str, int]:
     """Finish what dead runs left: publish committed batches, delete the rest, and correct the
     dead runs' rows in ``runs`` (status ``interrupted``; counts including what was rolled
-    forward, so they match what is published under their run_id)."""
+    forward, so they match what is published under their run_id).
+
+    Every run recovered here is fenced: a worker of it that outlived its flow (an orphan, once
+    the flow was killed) may go on staging batches, and those are discarded, never published:
+    their documents are a later run's. Called under the output's lock, so no live run is
+    recovered."""
     loc = location(output)
-    done = {"rolled_forward": 0, "discarded": 0}
+    done = {"rolled_forward": 0, "discarded": 0, "fenced": 0}
     rolled: Counter[str] = Counter()  # run_id -> batches published on its behalf
+    recovered: set[str] = set()
     entries = atomic.listing(loc, loc.path(STAGING))
     for stray in (e for e in entries if e.type == pafs.FileType.File):
         loc.fs.delete_file(stray.path)  # a file that was being written aside
     for run_dir in (e for e in entries if e.type == pafs.FileType.Directory):
+        run_id = run_dir.base_name
+        is_fenced = fenced(loc, run_id)
         for batch_dir in atomic.listing(loc, run_dir.path):
             if batch_dir.type != pafs.FileType.Directory:
                 continue
-            if atomic.exists(loc, f"{batch_dir.path}/{READY}"):
-                publish_staged(loc, run_dir.base_name, batch_dir.base_name, batch_dir.path)
-                rolled[run_dir.base_name] += 1
+            if atomic.exists(loc, f"{batch_dir.path}/{READY}") and not is_fenced:
+                publish_staged(loc, run_id, batch_dir.base_name, batch_dir.path)
+                rolled[run_id] += 1
                 done["rolled_forward"] += 1
             else:
                 atomic.remove_tree(loc, batch_dir.path)
-                done["discarded"] += 1
+                done["fenced" if is_fenced else "discarded"] += 1
         atomic.remove_tree(loc, run_dir.path)
-    done["interrupted_runs"] = _correct_dead_runs(loc, rolled)
+        recovered.add(run_id)
+    dead = _correct_dead_runs(loc, rolled)
+    done["interrupted_runs"] = len(dead)
+    for run_id in sorted(recovered | dead):
+        if not fenced(loc, run_id):
+            atomic.write_bytes(loc, f"{FENCES}/{run_id}", b"")
     if any(done.values()):
-        log.warning("recovered output of interrupted runs: %s batches published, %s discarded",
-                    done["rolled_forward"], done["discarded"])
+        log.warning("recovered output of interrupted runs: %s batches published, %s discarded, "
+                    "%s staged by workers of runs already recovered (discarded)",
+                    done["rolled_forward"], done["discarded"], done["fenced"])
     return done
 
 
-def _correct_dead_runs(loc: Location, rolled: Counter[str]) -> int:
+def _correct_dead_runs(loc: Location, rolled: Counter[str]) -> set[str]:
     """Rows of runs that died (still ``running``: we hold the lock) become ``interrupted``; their
     counts, and those of runs whose committed batches were just rolled forward, are recounted
-    from the tables, so they match what is published under their run_id."""
+    from the tables, so they match what is published under their run_id. Returns the runs
+    found dead."""
     dataset = table_dataset(loc, "runs")
     if dataset is None:
-        return 0
-    marked = 0
+        return set()
+    marked: set[str] = set()
     for row in dataset.to_table().to_pylist():
         run_id = row["run_id"]
         if row["status"] != "running" and run_id not in rolled:
             continue
         if row["status"] == "running":
-            marked += 1
+            marked.add(run_id)
             row["status"] = "interrupted"
             row["message"] = ("the run stopped before it finished (killed or crashed); its "
                               "committed batches are published, the rest was discarded and is "

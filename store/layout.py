@@ -24,6 +24,9 @@ import pyarrow.fs as pafs
 
 STAGING = "_staging"
 READY = "_READY"
+# one empty file per run the recovery finished: what such a run's orphaned workers stage later
+# is never published (store/commit.py)
+FENCES = "_fenced"
 LOCK = ".lock"  # a local output's lock file (flock)
 LEASE = "_lease.json"  # an object store's lock (a lease with an expiry)
 ENTITY_INDEX = "entity_index/index.parquet"

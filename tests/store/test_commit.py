@@ -65,7 +65,8 @@ def test_recover_rolls_committed_batches_forward_and_drops_the_rest(tmp_path) ->
     os.replace(committed.files["edits"], edits_dst)
     uncommitted = stage_batch(_batch("r9", 1), tmp_path)
     (Path(uncommitted.directory) / READY).unlink()  # died before the commit marker
-    assert recover(tmp_path) == {"rolled_forward": 1, "discarded": 1, "interrupted_runs": 0}
+    assert recover(tmp_path) == {"rolled_forward": 1, "discarded": 1, "fenced": 0,
+                                 "interrupted_runs": 0}
     assert _rows(tmp_path, "documents") == 2 and _rows(tmp_path, "edits") == 2
     assert not any((tmp_path / STAGING).iterdir())
 
@@ -117,3 +118,43 @@ def test_recovery_adds_rolled_forward_batches_to_the_dead_runs_counts(tmp_path) 
     assert _rows(tmp_path, "documents") == 4
     assert run["message"].endswith("[the next run published 1 more committed batches of this "
                                    "run; counts recounted from the tables]")
+
+
+def test_what_an_orphaned_worker_stages_after_its_run_was_recovered_is_never_published(
+        tmp_path) -> None:
+    """A killed flow's worker that lives on (an orphan) finishes its batch after the next run
+    recovered that run: publishing it would double its documents, which the next run has
+    processed itself. The recovery fences the run: later staging is refused or discarded."""
+    stage_batch(_batch("r7", 0), tmp_path)  # committed before the flow was killed
+    assert recover(tmp_path)["rolled_forward"] == 1
+    assert _rows(tmp_path, "documents") == 2
+    from store.commit import RunFenced, fenced
+
+    assert fenced(tmp_path, "r7") and not fenced(tmp_path, "r8")
+    with pytest.raises(RunFenced):  # the orphan's next batch: refused
+        stage_batch(_batch("r7", 1), tmp_path)
+    # one the orphan had begun before the fence (its check passed) and committed after
+    late = tmp_path / STAGING / "r7" / "000002"
+    late.mkdir(parents=True)
+    (late / "documents.parquet").write_bytes(b"not read")
+    (late / READY).write_text(json.dumps({"files": {}, "rows": {"documents": 2}}))
+    assert recover(tmp_path) == {"rolled_forward": 0, "discarded": 0, "fenced": 1,
+                                 "interrupted_runs": 0}
+    assert _rows(tmp_path, "documents") == 2 and not any((tmp_path / STAGING).iterdir())
+
+
+def test_runs_found_running_are_fenced_even_with_nothing_staged(tmp_path) -> None:
+    """A run killed between batches leaves no staging, only its ``running`` row: its orphaned
+    worker may still stage the batch it was given."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    write_run(tmp_path, {"run_id": "r5", "flow_run_id": None, "started_at": now,
+                         "finished_at": now, "source": "s", "parameters": "{}",
+                         "counts": json.dumps({"documents": 0, "rejects": 0}),
+                         "status": "running", "message": None, "cleaner_version": "c",
+                         "model": "m"})
+    assert recover(tmp_path)["interrupted_runs"] == 1
+    from store.commit import fenced
+
+    assert fenced(tmp_path, "r5")
