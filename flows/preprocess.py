@@ -11,8 +11,10 @@ choice in ``flows/runners.py``; Ctrl-C and SIGTERM in ``flows/signals.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import shlex
 import signal
 import sys
@@ -39,6 +41,7 @@ from flows.runners import (
     subflows_beat_with_their_parent,
     workers_share_this_api,
 )
+from flows.server import TemporaryServerTimeout, temporary_server
 from flows.settings import RunSettings, command_line, flat_parameters
 from flows.signals import STOP, Interrupted, install_handlers, signals_noted, stop_now
 from flows.summary import publish_summary
@@ -54,7 +57,7 @@ from store import (
     recover,
     write_run,
 )
-from tasks.annotate import EntityPatterns, model_version, read_entity_patterns
+from tasks.annotate import EntityPatterns, load_pipeline, model_version, read_entity_patterns
 from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_table
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entity_index import update_entity_index
@@ -288,52 +291,29 @@ def preprocess(**values: object) -> dict:
     return Completed(message=message, data=summary)
 
 
-class TemporaryServerTimeout(RuntimeError):
-    pass
-
-
-# Prefect waits 20 s for its temporary server by default: a busy machine needs longer. Used when
-# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS is not set; a value set there is respected.
-TEMPORARY_SERVER_WAIT = 120
-_PREFECT_DEFAULT_WAIT = 20
-_TIMED_OUT = "Timed out while attempting to connect to ephemeral Prefect API server"
-
-
 def _run_starting_the_server(server: str | None, values: dict) -> dict:
-    """The flow run, against ``server`` or Prefect's temporary server: waited for as long as it
-    takes on a busy machine, and started once more if it did not come up (nothing is written
-    before it does)."""
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import (
-        PREFECT_API_URL,
-        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-        temporary_settings,
-    )
+    """The flow run, against ``server`` or a temporary server of its own (flows/server.py),
+    which boots while this process loads what the run will need."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     if server:
         with temporary_settings({PREFECT_API_URL: server}):
             return preprocess(**values)
-    wait = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
-    if wait == _PREFECT_DEFAULT_WAIT:
-        wait = TEMPORARY_SERVER_WAIT
-    for attempt in (1, 2):
-        try:
-            with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: wait}):
-                return preprocess(**values)
-        except RuntimeError as exc:
-            if not str(exc).startswith(_TIMED_OUT):
-                raise
-            SubprocessASGIServer().stop()  # the server that did not answer, if it still runs
-            if attempt == 2:
-                raise TemporaryServerTimeout(
-                    f"Prefect's temporary API server did not answer within {wait} s, twice (the "
-                    "machine may be busy); nothing was written. Start a server once with `make "
-                    "server` (runs then use it), or set PREFECT_API_URL to a running one, or "
-                    "wait longer with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") from None
-            logging.getLogger(__name__).warning(
-                "Prefect's temporary API server did not answer within %s s; starting it again",
-                wait)
-    raise AssertionError("unreachable")
+    with temporary_server(meanwhile=lambda: _load_ahead(values)) as url, \
+            temporary_settings({PREFECT_API_URL: url}):
+        return preprocess(**values)
+
+
+def _load_ahead(values: dict) -> None:
+    """While the server boots: the model, when the batches will run in this process (a
+    small input, the "auto" runner). A failure here is the run's to report, not this one's."""
+    with contextlib.suppress(Exception):
+        settings = RunSettings(**values)
+        sources = find_sources(settings.source, exclude=settings.output)
+        if choose_runner(settings.runner, sources, settings.dask_address) == "thread":
+            patterns = (read_entity_patterns(settings.entity_patterns)
+                        if settings.entity_patterns else None)
+            load_pipeline(settings.model, patterns)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -379,5 +359,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit(code: int) -> None:
+    """Exit without tearing the interpreter down: the exit handlers run (logs flushed, Prefect's
+    services drained), but not the collection of every module's objects, which took ~1 s."""
+    import atexit
+
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())

@@ -1,0 +1,135 @@
+"""The run's own temporary Prefect API server, for a one-off run with no server to talk to.
+
+Prefect starts the same server by itself (its "ephemeral" server), but only once the flow is
+called, and its launcher lives in ``prefect.server.api.server``, whose import alone took 3.7 s
+of this process's 10.8 s one-document run. Started here, it boots in its own process while
+this one imports the flow and loads the model: the same app (Prefect's
+``prefect.server.api.server:create_app``, with Prefect's ephemeral-server settings), the same
+database under ``PREFECT_HOME``, on a free port of 127.0.0.1, stopped when the run ends (and by
+the watchdog, flows/watchdog.py, if the run is killed).
+
+- waited for as long as a busy machine needs (``TEMPORARY_SERVER_WAIT``, or Prefect's own
+  ``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS`` when set), started once more if it did
+  not answer, then one line that says what to do (``TemporaryServerTimeout``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+# Prefect waits 20 s for its temporary server by default: a busy machine needs longer. Used when
+# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS is not set; a value set there is respected.
+TEMPORARY_SERVER_WAIT = 120
+_PREFECT_DEFAULT_WAIT = 20
+_PORT_IN_USE = 3  # uvicorn's exit code when it cannot bind
+
+log = logging.getLogger(__name__)
+
+
+class TemporaryServerTimeout(RuntimeError):
+    pass
+
+
+def startup_wait() -> float:
+    """Seconds to wait for the server: Prefect's setting if set, else ``TEMPORARY_SERVER_WAIT``."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
+
+    wait = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
+    return TEMPORARY_SERVER_WAIT if wait == _PREFECT_DEFAULT_WAIT else wait
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(port: int) -> subprocess.Popen:
+    """Prefect's API app on ``port``, as Prefect's own temporary server runs it (no UI)."""
+    import prefect
+    from prefect.settings import get_current_settings
+
+    env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1",
+           "PREFECT__SERVER_FINAL": "1",
+           **get_current_settings().to_environment_variables(exclude_unset=True)}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--app-dir", str(prefect.__module_path__.parent),
+         "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "error", "--lifespan", "on"],
+        env=env, stdin=subprocess.DEVNULL)
+
+
+def _answers(url: str, process: subprocess.Popen, wait: float) -> bool:
+    import httpx
+
+    deadline = time.monotonic() + wait
+    with httpx.Client(timeout=2) as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{url}/health").status_code == 200:
+                    return True
+            time.sleep(0.1)
+    return False
+
+
+def _drain_clients() -> None:
+    """Send what this process still holds for the server (its logs and events) before the
+    server stops: Prefect sends them from background workers, and one left with nowhere to
+    send retries for a minute and a half at exit ("All connection attempts failed")."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):
+            worker.drain_all(timeout=10)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def temporary_server(meanwhile: Callable[[], object] = lambda: None) -> Iterator[str]:
+    """A Prefect API server for this run; yields its URL. ``meanwhile`` runs while the server
+    boots (the first time). Raises ``TemporaryServerTimeout`` if it does not answer, twice."""
+    wait = startup_wait()
+    process = None
+    try:
+        for attempt in (1, 2):
+            port = _free_port()
+            log.info("starting a temporary Prefect server on http://127.0.0.1:%d", port)
+            process = _start(port)
+            if attempt == 1:
+                meanwhile()
+            url = f"http://127.0.0.1:{port}/api"
+            if _answers(url, process, wait):
+                break
+            code = process.poll()
+            _stop(process)
+            if attempt == 2:
+                raise TemporaryServerTimeout(
+                    f"Prefect's temporary API server did not answer within {wait:g} s, twice (the "
+                    "machine may be busy); nothing was written. Start a server once with `make "
+                    "server` (runs then use it), or set PREFECT_API_URL to a running one, or "
+                    "wait longer with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+            log.warning("Prefect's temporary API server %s; starting it again",
+                        f"exited (code {code})" if code is not None
+                        else f"did not answer within {wait:g} s")
+        yield url
+    finally:
+        if process is not None and process.poll() is None:
+            _drain_clients()
+            _stop(process)
