@@ -278,6 +278,8 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
     """
     if not entities.num_rows or not documents.num_rows:
         return ENTITY_INDEX_V3.empty_table()
+    # at call time, not for a circle: the store's package loads Prefect, which annotation and
+    # the cleaner's tagger (importing this module through tasks.models) do without
     from store.read import latest_versions
 
     docs = documents.select(["doc_id", "run_id", "processed_at"])

@@ -18,6 +18,8 @@ import jinja2
 import pyarrow as pa
 from markupsafe import Markup
 
+from store import location, read_run_table, write_text
+from store.layout import report
 from store.read import value_counts
 
 MAX_DOCUMENTS = 50  # documents shown in full; a big run shows the ones with most to look at
@@ -32,15 +34,6 @@ def label_colours() -> dict[str, str]:
     from spacy.displacy.render import DEFAULT_LABEL_COLORS
 
     return DEFAULT_LABEL_COLORS
-
-
-def read_run_table(output: Path | str, name: str, run_id: str, columns: list[str] | None = None,
-                   doc_ids: list[str] | None = None) -> pa.Table:
-    """One run's partition of a batch table (empty if the run wrote none), optionally only
-    some columns and the rows of some documents: a report must not hold a whole run."""
-    from store import read_run_table as read
-
-    return read(output, name, run_id, columns, doc_ids)
 
 
 def choose_documents(meta: pa.Table) -> list[dict]:
@@ -239,8 +232,5 @@ def write_report(output: Path | str, run_id: str, status: str, counts: dict | No
 
 def save_report(output: Path | str, run_id: str, page: str) -> str:
     """Write the page to ``<output>/reports/<run_id>.html`` atomically; where it is."""
-    from store import location, write_text
-    from store.layout import report
-
     write_text(location(output), report(run_id), page)
     return location(output).show(report(run_id))
