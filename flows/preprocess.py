@@ -12,6 +12,7 @@ choice in ``flows/runners.py``; Ctrl-C and SIGTERM in ``flows/signals.py``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,9 +64,11 @@ from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_t
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entity_index import update_entity_index
 from tasks.faults import failpoint
-from tasks.ingest import Limits, find_sources, read_sources, source_name
+from tasks.ingest import Document, Limits, Reject, find_sources, read_sources, source_name
 from tasks.process import process_batch
 from tasks.report import write_report
+
+Log = logging.Logger | logging.LoggerAdapter  # what get_run_logger() gives
 
 
 class TooManyRejects(RuntimeError):
@@ -114,87 +118,22 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
     started_at = datetime.now(UTC)
     out_path = run.output  # a folder or s3://bucket/prefix: the store resolves it
     progress = Progress(sources)
+    run_row = functools.partial(_run_row, settings, run, progress, started_at)
     status, message = "failed", None
-
-    def run_row(status: str, message: str | None) -> dict:
-        return {"run_id": run.run_id, "flow_run_id": run.flow_run_id, "started_at": started_at,
-                "finished_at": datetime.now(UTC), "source": _where(settings.source),
-                "parameters": settings.model_dump_json(),
-                "counts": json.dumps(progress.counts(), sort_keys=True), "status": status,
-                "message": message, "cleaner_version": run.cleaner, "model": run.model}
-
-    def record_interrupted() -> None:
-        name = signal.Signals(STOP.signum or signal.SIGINT).name
-        write_run(out_path, run_row("interrupted", f"interrupted ({name}) while blocked: the "
-                                    "published batches stay, the next run publishes committed "
-                                    "ones and processes the rest"))
-
     with output_lock(out_path), signals_noted():
         try:
             recover(out_path)
             write_run(out_path, run_row("running", None))
-            STOP.record = record_interrupted
+            STOP.record = functools.partial(_record_interrupted, out_path, run_row)
             progress.show(run.run_id)
             seen = (Published({}, set()) if settings.reprocess
                     else PublishedLookup(out_path, run.cleaner, run.model))
-
-            def read(paths: list[str]):
-                for path in paths:
-                    name = source_name(path)  # as its documents name it: storable text
-                    for item in read_sources([path], settings.text_column, run.limits):
-                        STOP.check()
-                        yield item, name
-                    progress.files_read += 1
-                    progress.bytes_read += size_of(path)
-                    failpoint("read")
-
-            inflight: list[PrefectFuture] = []
-
-            def publish_oldest() -> None:
-                STOP.check()
-                staged: Staged = inflight.pop(0).result()
-                with STOP.publishing:  # a stop waits for the batch to be whole
-                    publish_batch(staged, run.output)
-                logger.info(progress.published(staged))
-
-            parts = chunk(Triage(seen, progress, settings.batch_size)(read(sources)),
-                          settings.batch_size,
-                          settings.batch_chars)
-            for index, part in enumerate(parts):
-                batch = Batch(run.run_id, index, incoming_table(part.docs),
-                              cleaner_version=run.cleaner, model=run.model)
-                if part.rejects:
-                    batch.add("rejects", rejects_table(part.rejects, run.run_id, run.cleaner,
-                                                       run.model))
-                batch.add("sightings", sightings_table(part.sightings, run.run_id, run.cleaner,
-                                                       run.model))
-                inflight.append(process_batch.submit(batch, run.config, settings.model,
-                                                     run.output, run.patterns,
-                                                     settings.max_document_seconds))
-                progress.batches_submitted += 1
-                while len(inflight) > max_inflight:
-                    publish_oldest()
-            while inflight:
-                publish_oldest()
+            _process_and_publish(_batches(settings, run, sources, progress, seen), settings,
+                                 run, progress, max_inflight, logger)
             STOP.check()
-            counts = progress.counts()
-            if progress.moved:
-                logger.info("%d rows hold a text an earlier run published from another line of "
-                            "the same file (lines were added above them): skipped, not rejected",
-                            progress.moved)
-            status = "completed_with_rejects" if counts["rejects"] else "completed"
-            if not counts["documents"] and not counts["rejects"]:
-                message = f"nothing new: {counts['skipped']} documents already published"
-                logger.info(message)
-
+            status, message = _finished(progress, logger)
         except BaseException as exc:
-            if STOP.signum is not None or isinstance(exc, KeyboardInterrupt | TerminationSignal):
-                status = "interrupted"
-                name = signal.Signals(STOP.signum or getattr(exc, "signal", signal.SIGINT)).name
-                message = (f"interrupted ({name}): the published batches stay, the next run "
-                           "publishes committed ones and processes the rest")
-            else:
-                message = f"{type(exc).__name__}: {exc}"
+            status, message = _ended_by(exc, status)
             raise
         finally:
             with STOP.publishing:  # not at the same time as a stop's own record of the run
@@ -204,6 +143,104 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
                 except OSError:
                     logger.exception("could not record the run in %s/runs", run.output)
     return run_row(status, message), progress.counts()
+
+
+def _run_row(settings: RunSettings, run: Run, progress: Progress, started_at: datetime,
+             status: str, message: str | None) -> dict:
+    """The run's row in ``runs``, as it stands now."""
+    return {"run_id": run.run_id, "flow_run_id": run.flow_run_id, "started_at": started_at,
+            "finished_at": datetime.now(UTC), "source": _where(settings.source),
+            "parameters": settings.model_dump_json(),
+            "counts": json.dumps(progress.counts(), sort_keys=True), "status": status,
+            "message": message, "cleaner_version": run.cleaner, "model": run.model}
+
+
+def _record_interrupted(out_path: str, run_row: Callable[[str, str | None], dict]) -> None:
+    """The run recorded as interrupted by a stop that finds the flow blocked."""
+    name = signal.Signals(STOP.signum or signal.SIGINT).name
+    write_run(out_path, run_row("interrupted", f"interrupted ({name}) while blocked: the "
+                                "published batches stay, the next run publishes committed "
+                                "ones and processes the rest"))
+
+
+def _read(paths: list[str], settings: RunSettings, run: Run, progress: Progress
+          ) -> Iterator[tuple[Document | Reject, str]]:
+    """(document or reject, its source's name) from every file, counting the files read."""
+    for path in paths:
+        name = source_name(path)  # as its documents name it: storable text
+        for item in read_sources([path], settings.text_column, run.limits):
+            STOP.check()
+            yield item, name
+        progress.files_read += 1
+        progress.bytes_read += size_of(path)
+        failpoint("read")
+
+
+def _batches(settings: RunSettings, run: Run, sources: list[str], progress: Progress,
+             seen: Published | PublishedLookup) -> Iterator[Batch]:
+    """The run's batches: the sources read, what is published already skipped, the rest in
+    batches with their rejects and sightings."""
+    parts = chunk(Triage(seen, progress, settings.batch_size)(_read(sources, settings, run,
+                                                                    progress)),
+                  settings.batch_size,
+                  settings.batch_chars)
+    for index, part in enumerate(parts):
+        batch = Batch(run.run_id, index, incoming_table(part.docs),
+                      cleaner_version=run.cleaner, model=run.model)
+        if part.rejects:
+            batch.add("rejects", rejects_table(part.rejects, run.run_id, run.cleaner,
+                                               run.model))
+        batch.add("sightings", sightings_table(part.sightings, run.run_id, run.cleaner,
+                                               run.model))
+        yield batch
+
+
+def _process_and_publish(batches: Iterable[Batch], settings: RunSettings, run: Run,
+                         progress: Progress, max_inflight: int, logger: Log) -> None:
+    """Every batch to a worker, at most ``max_inflight`` in flight; published oldest first."""
+    inflight: list[PrefectFuture] = []
+    for batch in batches:
+        inflight.append(process_batch.submit(batch, run.config, settings.model,
+                                             run.output, run.patterns,
+                                             settings.max_document_seconds))
+        progress.batches_submitted += 1
+        while len(inflight) > max_inflight:
+            _publish_oldest(inflight, run, progress, logger)
+    while inflight:
+        _publish_oldest(inflight, run, progress, logger)
+
+
+def _publish_oldest(inflight: list[PrefectFuture], run: Run, progress: Progress,
+                    logger: Log) -> None:
+    STOP.check()
+    staged: Staged = inflight.pop(0).result()
+    with STOP.publishing:  # a stop waits for the batch to be whole
+        publish_batch(staged, run.output)
+    logger.info(progress.published(staged))
+
+
+def _finished(progress: Progress, logger: Log) -> tuple[str, str | None]:
+    """The status and message of a run whose batches are all published."""
+    counts = progress.counts()
+    if progress.moved:
+        logger.info("%d rows hold a text an earlier run published from another line of "
+                    "the same file (lines were added above them): skipped, not rejected",
+                    progress.moved)
+    status = "completed_with_rejects" if counts["rejects"] else "completed"
+    message = None
+    if not counts["documents"] and not counts["rejects"]:
+        message = f"nothing new: {counts['skipped']} documents already published"
+        logger.info(message)
+    return status, message
+
+
+def _ended_by(exc: BaseException, status: str) -> tuple[str, str]:
+    """The status and message of a run ``exc`` ended (``status``: the run's until then)."""
+    if STOP.signum is not None or isinstance(exc, KeyboardInterrupt | TerminationSignal):
+        name = signal.Signals(STOP.signum or getattr(exc, "signal", signal.SIGINT)).name
+        return "interrupted", (f"interrupted ({name}): the published batches stay, the next "
+                               "run publishes committed ones and processes the rest")
+    return status, f"{type(exc).__name__}: {exc}"
 
 
 def index_and_report(run: Run, row: dict, counts: dict) -> tuple[str | None, dict]:
@@ -317,7 +354,8 @@ def _load_ahead(values: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = command_line(RunSettings, "python -m flows.preprocess", __doc__)
+    prog = "mtclean" if Path(sys.argv[0]).name == "mtclean" else "python -m flows.preprocess"
+    parser = command_line(RunSettings, prog, __doc__)
     args = parser.parse_args(argv)
     if args.dask_address:
         args.runner = "dask"

@@ -1,1 +1,1 @@
-"""Explicit, versioned Arrow schemas of the output tables."""
+"""Explicit, versioned Arrow schemas of the output tables, and the batch that carries them."""

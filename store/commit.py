@@ -28,9 +28,11 @@ from prefect import Task, task
 from prefect.assets import materialize
 from prefect.cache_policies import NO_CACHE
 
+from schemas.batch import Batch
 from schemas.tables import BATCH_TABLES, BREAKDOWNS, RUNS_V1, TABLES
 from store import atomic
 from store.assets import batch_assets, record_rows
+from store.faults import failpoint
 from store.layout import (
     EMPTY_PART,
     FENCES,
@@ -46,8 +48,6 @@ from store.layout import (
 )
 from store.lock import check_held
 from store.read import published_counts, table_dataset, value_counts
-from tasks.batch import Batch
-from tasks.faults import failpoint
 
 log = logging.getLogger(__name__)
 

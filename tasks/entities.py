@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import pyarrow as pa
@@ -153,65 +154,19 @@ def _continues_name(a: Mention, b: Mention, text: str) -> bool:
     return particle and b_first[:1].isupper() and a.text[:1].isupper()
 
 
+Form = tuple[str, ...]  # a name's words, as ``_words`` reads them
+
+
 def resolve(mentions: list[Mention]) -> list[Mention]:
     """One label and one canonical name per group of mentions of the same thing."""
-    names = [i for i, m in enumerate(mentions) if m.label in NAME_LABELS
-             or m.source == "ruler"]
-    by_form: dict[tuple[str, ...], list[int]] = defaultdict(list)
-    for i in names:
-        words = _words(mentions[i].text)
-        if words:
-            by_form[words].append(i)
-
-    def person_evidence(form: tuple[str, ...]) -> bool:
-        return any(mentions[i].label == "PERSON" or mentions[i].model_label == "PERSON"
-                   for i in by_form[form])
-
-    def ruler_says_other(form: tuple[str, ...]) -> bool:
-        return any(mentions[i].source == "ruler" and mentions[i].label != "PERSON"
-                   for i in by_form[form])
-
-    def place_only(form: tuple[str, ...]) -> bool:
-        return all(mentions[i].label in PLACE_LABELS for i in by_form[form])
-
+    by_form = _by_form(mentions)
     # union-find over forms: a short form joins the one longer person name it begins or ends
     parent = {form: form for form in by_form}
-
-    def find(form: tuple[str, ...]) -> tuple[str, ...]:
-        while parent[form] != form:
-            parent[form] = parent[parent[form]]
-            form = parent[form]
-        return form
-
-    # a longer form that begins (ends) with a short one has its first (last) word: looking
-    # there only keeps a long document's many names from comparing every pair of forms
-    by_edge: dict[tuple[int, str], list[tuple[str, ...]]] = defaultdict(list)
-    for form in by_form:
-        by_edge[0, form[0]].append(form)
-        by_edge[-1, form[-1]].append(form)
-    for short in by_form:
-        if any(len(w) < 2 for w in short) or all(w in NAME_PARTICLES for w in short):
-            continue
-        near = dict.fromkeys(by_edge[0, short[0]] + by_edge[-1, short[-1]])
-        longer = [f for f in near if len(f) > len(short)
-                  and (f[:len(short)] == short or f[-len(short):] == short)]
-        # keep the longest names only: "Putin" of "Vladimir Putin" and "Vladimir V. Putin"
-        maximal = [f for f in longer if not any(len(g) > len(f) and _contains(g, f)
-                                                for g in longer)]
-        if len(maximal) != 1:
-            continue
-        target = maximal[0]
-        if ruler_says_other(short) or ruler_says_other(target):
-            continue
-        # places and nationalities are often surnames too ("Washington", "Jordan"): a short
-        # form the model only ever called a place is not tied to a person's name
-        if person_evidence(short) or (person_evidence(target) and not place_only(short)):
-            parent[find(short)] = find(target)
-
+    for short, target in _short_forms(mentions, by_form):
+        parent[_find(parent, short)] = _find(parent, target)
     groups: dict[tuple[str, ...], list[int]] = defaultdict(list)
     for form, idx in by_form.items():
-        groups[find(form)].extend(idx)
-
+        groups[_find(parent, form)].extend(idx)
     out = [replace(m, canonical=surface(m.text)) for m in mentions]
     for idx in groups.values():
         idx.sort()
@@ -220,6 +175,74 @@ def resolve(mentions: list[Mention]) -> list[Mention]:
         for i in idx:
             out[i] = replace(out[i], label=label, canonical=canonical)
     return out
+
+
+def _by_form(mentions: list[Mention]) -> dict[Form, list[int]]:
+    """The names among ``mentions`` (a name label, or the ruler's), by form, in order."""
+    by_form: dict[Form, list[int]] = defaultdict(list)
+    for i, m in enumerate(mentions):
+        if m.label in NAME_LABELS or m.source == "ruler":
+            words = _words(m.text)
+            if words:
+                by_form[words].append(i)
+    return by_form
+
+
+def _find(parent: dict[Form, Form], form: Form) -> Form:
+    while parent[form] != form:
+        parent[form] = parent[parent[form]]
+        form = parent[form]
+    return form
+
+
+def _short_forms(mentions: list[Mention], by_form: dict[Form, list[int]]
+                 ) -> Iterator[tuple[Form, Form]]:
+    """(short form, the longer person name it is part of), in the order of ``by_form``."""
+
+    def person_evidence(form: Form) -> bool:
+        return any(mentions[i].label == "PERSON" or mentions[i].model_label == "PERSON"
+                   for i in by_form[form])
+
+    def ruler_says_other(form: Form) -> bool:
+        return any(mentions[i].source == "ruler" and mentions[i].label != "PERSON"
+                   for i in by_form[form])
+
+    def place_only(form: Form) -> bool:
+        return all(mentions[i].label in PLACE_LABELS for i in by_form[form])
+
+    by_edge = _by_edge(by_form)
+    for short in by_form:
+        target = _longer_name(short, by_edge)
+        if target is None or ruler_says_other(short) or ruler_says_other(target):
+            continue
+        # places and nationalities are often surnames too ("Washington", "Jordan"): a short
+        # form the model only ever called a place is not tied to a person's name
+        if person_evidence(short) or (person_evidence(target) and not place_only(short)):
+            yield short, target
+
+
+def _by_edge(forms: Iterable[Form]) -> dict[tuple[int, str], list[Form]]:
+    """Forms by first word (0, word) and by last word (-1, word). A longer form that begins
+    (ends) with a short one has its first (last) word: looking there only keeps a long
+    document's many names from comparing every pair of forms."""
+    by_edge: dict[tuple[int, str], list[Form]] = defaultdict(list)
+    for form in forms:
+        by_edge[0, form[0]].append(form)
+        by_edge[-1, form[-1]].append(form)
+    return by_edge
+
+
+def _longer_name(short: Form, by_edge: dict[tuple[int, str], list[Form]]) -> Form | None:
+    """The one longest form that begins or ends with ``short``, if there is exactly one."""
+    if any(len(w) < 2 for w in short) or all(w in NAME_PARTICLES for w in short):
+        return None
+    near = dict.fromkeys(by_edge[0, short[0]] + by_edge[-1, short[-1]])
+    longer = [f for f in near if len(f) > len(short)
+              and (f[:len(short)] == short or f[-len(short):] == short)]
+    # keep the longest names only: "Putin" of "Vladimir Putin" and "Vladimir V. Putin"
+    maximal = [f for f in longer if not any(len(g) > len(f) and _contains(g, f)
+                                            for g in longer)]
+    return maximal[0] if len(maximal) == 1 else None
 
 
 def _contains(long: tuple[str, ...], short: tuple[str, ...]) -> bool:
@@ -278,6 +301,8 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
     """
     if not entities.num_rows or not documents.num_rows:
         return ENTITY_INDEX_V3.empty_table()
+    # at call time, not for a circle: the store's package loads Prefect, which annotation and
+    # the cleaner's tagger (importing this module through tasks.models) do without
     from store.read import latest_versions
 
     docs = documents.select(["doc_id", "run_id", "processed_at"])

@@ -297,23 +297,53 @@ def group_names(names: Iterable[Name], labels: frozenset[str],
     names = sorted(names, key=lambda n: (n.canonical, n.label))
     index = {(n.canonical, n.label): i for i, n in enumerate(names)}
     keys = [name_key(n.canonical) for n in names]
-    parent = list(range(len(names)))
-    evidence: dict[int, list[str]] = defaultdict(list)
+    groups = _Groups(names)
+    context = _context(names, labels, cooccurring)
+    by_family = _by_family(names, keys, labels)
+    for fam, members in by_family.items():
+        by_key = _join_same_names(names, keys, fam, members, groups.join)
+        # one representative per distinct capitalised key: the other steps compare these
+        reps = {k[:-1]: v[0] for k, v in by_key.items() if k.endswith("^")}
+        _join_transliterations(keys, reps, context, groups.join)
+        if fam == "place":
+            _join_exonyms(reps, groups.join)
+    if "PERSON" in by_family:
+        _join_short_forms(names, keys, by_family["PERSON"], groups.find, groups.join)
+    _join_acronyms(names, keys, by_family, defined or {}, context, groups.find, groups.join)
+    out = _identities(names, groups)
+    assert len(out) == len(index)
+    return out
 
-    def find(i: int) -> int:
+
+class _Groups:
+    """Union-find over the rows of ``names``, with the evidence of every join by row."""
+
+    def __init__(self, names: list[Name]) -> None:
+        self.names = names
+        self.parent = list(range(len(names)))
+        self.evidence: dict[int, list[str]] = defaultdict(list)
+
+    def find(self, i: int) -> int:
+        parent = self.parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    def join(i: int, j: int, why: str) -> None:
-        a, b = names[i].canonical, names[j].canonical
+    def join(self, i: int, j: int, why: str) -> None:
+        a, b = self.names[i].canonical, self.names[j].canonical
         if i != j:
             text = f"'{a}' ~ '{b}': {why}"
-            evidence[i].append(text)
-            evidence[j].append(text)
-        parent[find(i)] = find(j)
+            self.evidence[i].append(text)
+            self.evidence[j].append(text)
+        self.parent[self.find(i)] = self.find(j)
 
+
+def _context(names: list[Name], labels: frozenset[str],
+             cooccurring: Callable[[Name], frozenset[str]] | None,
+             ) -> Callable[[int], frozenset[str]]:
+    """Other names (not numbers or dates) mentioned in the documents of ``names[i]``, by
+    ``i``: asked of ``cooccurring`` when given, else found among ``names``; each once."""
     in_document: dict[str, list[int]] = defaultdict(list)
     for i, n in enumerate(names):
         if n.label in labels:
@@ -322,65 +352,81 @@ def group_names(names: Iterable[Name], labels: frozenset[str],
 
     @functools.cache
     def context(i: int) -> frozenset[str]:
-        """Other names (not numbers or dates) mentioned in the documents of ``names[i]``."""
         if cooccurring is not None:
             return cooccurring(names[i])
         return frozenset(names[j].canonical for d in names[i].documents
                          for j in in_document[d] if j != i)
 
+    return context
+
+
+def _by_family(names: list[Name], keys: list[str], labels: frozenset[str]
+               ) -> dict[str, list[int]]:
+    """The rows to group (a name key, one of ``labels``) by label family, in order."""
     by_family: dict[str, list[int]] = defaultdict(list)
     for i, n in enumerate(names):
         if keys[i] and n.label in labels:
             by_family[family(n.label)].append(i)
+    return by_family
 
-    for fam, members in by_family.items():
-        # same name
-        by_key: dict[str, list[int]] = defaultdict(list)
-        for i in members:
-            # a lower-case form is not a name's spelling ("state" beside "State")
-            by_key[_compact(keys[i])
-                   + ("" if _THE.sub("", names[i].canonical)[:1].islower() else "^")].append(i)
-        for same in by_key.values():
-            for j in same[1:]:
-                a, b = names[same[0]], names[j]
-                why = "same name (" + same_name_evidence(a.canonical, b.canonical) + ")"
-                if a.label != b.label:
-                    why += f", labels {a.label}/{b.label} both {fam}s"
-                join(j, same[0], why)
-        # transliteration: one representative per distinct key; candidates are the keys that
-        # share every word but one and a one-deletion form of that one (exact for one edit,
-        # and linear in the number of names)
-        reps = {k[:-1]: v[0] for k, v in by_key.items() if k.endswith("^")}  # capitalised
-        for i, j in _one_edit_pairs({keys[i]: i for i in reps.values()}):
-            found = transliteration(keys[i], keys[j])
-            if found is None:
+
+def _join_same_names(names: list[Name], keys: list[str], fam: str, members: list[int],
+                     join: Callable[[int, int, str], None]) -> dict[str, list[int]]:
+    """Rows of one family with one name key join; the rows by key, "^" ending a capitalised
+    one (a lower-case form is not a name's spelling: "state" beside "State")."""
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for i in members:
+        by_key[_compact(keys[i])
+               + ("" if _THE.sub("", names[i].canonical)[:1].islower() else "^")].append(i)
+    for same in by_key.values():
+        for j in same[1:]:
+            a, b = names[same[0]], names[j]
+            why = "same name (" + same_name_evidence(a.canonical, b.canonical) + ")"
+            if a.label != b.label:
+                why += f", labels {a.label}/{b.label} both {fam}s"
+            join(j, same[0], why)
+    return by_key
+
+
+def _join_transliterations(keys: list[str], reps: dict[str, int],
+                           context: Callable[[int], frozenset[str]],
+                           join: Callable[[int, int, str], None]) -> None:
+    """Representatives one transliteration apart join. Candidates are the keys that share
+    every word but one and a one-deletion form of that one (exact for one edit, and linear in
+    the number of names)."""
+    for i, j in _one_edit_pairs({keys[i]: i for i in reps.values()}):
+        found = transliteration(keys[i], keys[j])
+        if found is None:
+            continue
+        why, roman = found
+        if not roman:
+            shared = context(i) & context(j)
+            if len(shared) < SHARED_CONTEXT:
                 continue
-            why, roman = found
-            if not roman:
-                shared = context(i) & context(j)
-                if len(shared) < SHARED_CONTEXT:
-                    continue
-                why += (f", and {len(shared)} co-occurring names in common ("
-                        + ", ".join(sorted(shared)[:4]) + ")")
-            join(i, j, "transliteration: " + why)
-        # exonyms
-        if fam == "place":
-            listed: dict[int, list[int]] = defaultdict(list)
-            for k, i in reps.items():
-                if k in exonyms():
-                    listed[exonyms()[k]].append(i)
-            for line, same in listed.items():
-                for j in same[1:]:
-                    join(j, same[0], f"exonym: one place in tasks/exonyms.txt (line {line})")
-    if "PERSON" in by_family:
-        _join_short_forms(names, keys, by_family["PERSON"], find, join)
-    _join_acronyms(names, keys, by_family, defined or {}, context, find, join)
+            why += (f", and {len(shared)} co-occurring names in common ("
+                    + ", ".join(sorted(shared)[:4]) + ")")
+        join(i, j, "transliteration: " + why)
 
-    groups: dict[int, list[int]] = defaultdict(list)
+
+def _join_exonyms(reps: dict[str, int], join: Callable[[int, int, str], None]) -> None:
+    """Place representatives that tasks/exonyms.txt lists as one place join."""
+    listed: dict[int, list[int]] = defaultdict(list)
+    for k, i in reps.items():
+        if k in exonyms():
+            listed[exonyms()[k]].append(i)
+    for line, same in listed.items():
+        for j in same[1:]:
+            join(j, same[0], f"exonym: one place in tasks/exonyms.txt (line {line})")
+
+
+def _identities(names: list[Name], groups: _Groups) -> dict[tuple[str, str], Identity]:
+    """Every row's identity: its group's best-attested row names the entity."""
+    members_of: dict[int, list[int]] = defaultdict(list)
     for i in range(len(names)):
-        groups[find(i)].append(i)
+        members_of[groups.find(i)].append(i)
+    evidence = groups.evidence
     out: dict[tuple[str, str], Identity] = {}
-    for members in groups.values():
+    for members in members_of.values():
         head = max(members, key=lambda i: _rank(names[i]))
         h = names[head]
         entity_id = hashlib.sha256(f"{h.label}\x1f{h.canonical}".encode()).hexdigest()[:16]
@@ -389,7 +435,6 @@ def group_names(names: Iterable[Name], labels: frozenset[str],
             out[(names[i].canonical, names[i].label)] = Identity(
                 entity_id, h.canonical, h.label, aliases,
                 "" if i == head and not evidence[i] else "; ".join(dict.fromkeys(evidence[i])))
-    assert len(out) == len(index)
     return out
 
 
@@ -481,25 +526,9 @@ def _join_acronyms(names: list[Name], keys: list[str], by_family: dict[str, list
     """An acronym joins the one full name of its family with its letters as initials, when a
     document defines it as that name, when the two are together in documents enough, or when
     nothing else in the corpus could be its full name."""
-    # the names in the corpus with given initials, any family and by family
-    named: dict[str, set[str]] = defaultdict(set)  # initials -> compact keys
-    named_in: dict[tuple[str, str], set[str]] = defaultdict(set)  # (family, initials) -> keys
-    initial: dict[int, str] = {}
-    for fam, members in by_family.items():
-        for i in members:
-            if (found := initials(names[i].canonical)) is not None:
-                initial[i] = found
-                named[found].add(_compact(keys[i]))
-                named_in[(fam, found)].add(_compact(keys[i]))
+    initial, named, named_in = _initials(names, keys, by_family)
     for fam in sorted(ACRONYM_FAMILIES & by_family.keys()):
-        members = by_family[fam]
-        full: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
-        acronyms: dict[tuple[int, str], list[int]] = defaultdict(list)
-        for i in members:
-            if i in initial:
-                full[initial[i]][find(i)].append(i)
-            elif (letters := acronym_letters(names[i].canonical)) is not None:
-                acronyms[(find(i), letters)].append(i)
+        full, acronyms = _full_names_and_acronyms(names, by_family[fam], initial, find)
         for (root, letters), forms in sorted(acronyms.items()):
             entities = {r: rows for r, rows in full.get(letters, {}).items() if r != find(root)}
             if not entities:
@@ -510,40 +539,91 @@ def _join_acronyms(names: list[Name], keys: list[str], by_family: dict[str, list
             together = {r: d for r, d in together.items() if d}
             a = max(forms, key=lambda i: (names[i].n_documents, names[i].canonical))
             if together:
-                if len(together) > 1:
-                    continue  # two full names with its letters beside it: which one?
-                r, shared = next(iter(together.items()))
-                if len(named_in[(fam, letters)]) > 1 and shared != docs:
-                    continue  # another name of its family has its letters: which one elsewhere?
-                where = shared & frozenset().union(
-                    *(defined.get((letters, names[i].canonical), frozenset())
-                      for i in entities[r]))
-                # in one document and undefined, the letters may match by accident: the "BBC"
-                # quoted in a story about the "Bristol Business Council" is the broadcaster
-                if not where and len(shared) < TOGETHER:
-                    continue
-                target = max(entities[r], key=lambda i: (
-                    len(defined.get((letters, names[i].canonical), frozenset()) & docs),
-                    len(names[i].documents & docs), names[i].n_documents, names[i].canonical))
-                seen, how = (where, "defined") if where else (shared, "together")
-                join(a, target, f"acronym: {letters} = {names[target].canonical} ({how} in "
-                                f"{len(seen)} document{'s' * (len(seen) > 1)}"
-                                + (f" of the acronym's {len(docs)}" if seen != docs else "")
-                                + ")")
-                continue
-            if len(named[letters]) > 1 or len(entities) > 1:
-                continue  # nothing in the documents, and two names it could stand for
-            if common_word(letters) and not any("." in names[i].canonical for i in forms):
-                continue  # "US" in capitals may be "us"; "U.S." is an acronym
-            (r, rows), = entities.items()
-            target = max(rows, key=lambda i: (names[i].n_documents, names[i].canonical))
-            in_one = {names[i].canonical for i in (*forms, *rows)}
-            shared_names = (frozenset().union(*(context(i) for i in forms))
-                            & frozenset().union(*(context(i) for i in rows))) - in_one
-            if len(shared_names) < SHARED_CONTEXT:
-                continue
-            join(a, target, f"acronym: {letters} = {names[target].canonical} (the only name in "
-                            f"the corpus with these initials, never in one document with it, "
-                            f"{len(shared_names)} co-occurring name"
-                            f"{'s' * (len(shared_names) > 1)} in common: "
-                            + ", ".join(sorted(shared_names)[:4]) + ")")
+                found = _acronym_beside(names, letters, docs, entities, together,
+                                        named_in[(fam, letters)], defined)
+            else:
+                found = _acronym_alone(names, letters, forms, entities, named[letters], context)
+            if found is not None:
+                join(a, *found)
+
+
+def _initials(names: list[Name], keys: list[str], by_family: dict[str, list[int]]
+              ) -> tuple[dict[int, str], dict[str, set[str]], dict[tuple[str, str], set[str]]]:
+    """The initials of every row that has them, and the names in the corpus with given
+    initials (compact keys): in any family, and by (family, initials)."""
+    named: dict[str, set[str]] = defaultdict(set)  # initials -> compact keys
+    named_in: dict[tuple[str, str], set[str]] = defaultdict(set)  # (family, initials) -> keys
+    initial: dict[int, str] = {}
+    for fam, members in by_family.items():
+        for i in members:
+            if (found := initials(names[i].canonical)) is not None:
+                initial[i] = found
+                named[found].add(_compact(keys[i]))
+                named_in[(fam, found)].add(_compact(keys[i]))
+    return initial, named, named_in
+
+
+def _full_names_and_acronyms(names: list[Name], members: list[int], initial: dict[int, str],
+                             find: Callable[[int], int],
+                             ) -> tuple[dict[str, dict[int, list[int]]],
+                                        dict[tuple[int, str], list[int]]]:
+    """A family's full names (initials -> entity -> rows) and acronyms ((entity, letters) ->
+    rows), by the entities they are part of so far."""
+    full: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    acronyms: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for i in members:
+        if i in initial:
+            full[initial[i]][find(i)].append(i)
+        elif (letters := acronym_letters(names[i].canonical)) is not None:
+            acronyms[(find(i), letters)].append(i)
+    return full, acronyms
+
+
+def _acronym_beside(names: list[Name], letters: str, docs: frozenset[str],
+                    entities: dict[int, list[int]], together: dict[int, frozenset[str]],
+                    same_initials: set[str], defined: Mapping[tuple[str, str], frozenset[str]],
+                    ) -> tuple[int, str] | None:
+    """(full name's row, why) for an acronym in documents (``docs``) with full names of its
+    letters (``together``: entity -> the documents shared), or None if it is not sure."""
+    if len(together) > 1:
+        return None  # two full names with its letters beside it: which one?
+    r, shared = next(iter(together.items()))
+    if len(same_initials) > 1 and shared != docs:
+        return None  # another name of its family has its letters: which one elsewhere?
+    where = shared & frozenset().union(
+        *(defined.get((letters, names[i].canonical), frozenset()) for i in entities[r]))
+    # in one document and undefined, the letters may match by accident: the "BBC" quoted in a
+    # story about the "Bristol Business Council" is the broadcaster
+    if not where and len(shared) < TOGETHER:
+        return None
+    target = max(entities[r], key=lambda i: (
+        len(defined.get((letters, names[i].canonical), frozenset()) & docs),
+        len(names[i].documents & docs), names[i].n_documents, names[i].canonical))
+    seen, how = (where, "defined") if where else (shared, "together")
+    return target, (f"acronym: {letters} = {names[target].canonical} ({how} in "
+                    f"{len(seen)} document{'s' * (len(seen) > 1)}"
+                    + (f" of the acronym's {len(docs)}" if seen != docs else "")
+                    + ")")
+
+
+def _acronym_alone(names: list[Name], letters: str, forms: list[int],
+                   entities: dict[int, list[int]], same_initials: set[str],
+                   context: Callable[[int], frozenset[str]]) -> tuple[int, str] | None:
+    """(full name's row, why) for an acronym never in one document with a full name of its
+    letters, or None if the corpus does not say it is that one."""
+    if len(same_initials) > 1 or len(entities) > 1:
+        return None  # nothing in the documents, and two names it could stand for
+    if common_word(letters) and not any("." in names[i].canonical for i in forms):
+        return None  # "US" in capitals may be "us"; "U.S." is an acronym
+    (r, rows), = entities.items()
+    target = max(rows, key=lambda i: (names[i].n_documents, names[i].canonical))
+    in_one = {names[i].canonical for i in (*forms, *rows)}
+    shared_names = (frozenset().union(*(context(i) for i in forms))
+                    & frozenset().union(*(context(i) for i in rows))) - in_one
+    if len(shared_names) < SHARED_CONTEXT:
+        return None
+    return target, (f"acronym: {letters} = {names[target].canonical} (the only name in "
+                    f"the corpus with these initials, never in one document with it, "
+                    f"{len(shared_names)} co-occurring name"
+                    f"{'s' * (len(shared_names) > 1)} in common: "
+                    + ", ".join(sorted(shared_names)[:4]) + ")")

@@ -46,8 +46,9 @@ from schemas.tables import (
     STATE_DOC_NAMES_V1,
     STATE_IDS_V1,
     STATE_NAMES_V1,
+    TABLES,
 )
-from store import atomic, state
+from store import atomic, output_lock, state
 from store.layout import ENTITY_INDEX, location
 from store.read import (
     ID_TABLES,
@@ -167,8 +168,6 @@ def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
 
 
 def _run_rows(output: str, name: str, runs: list[str], columns: list[str]) -> pa.Table:
-    from schemas.tables import TABLES
-
     return _concat([read_run_table(output, name, r, columns) for r in runs],
                    TABLES[name].empty_table().select(columns).schema)
 
@@ -623,8 +622,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="documents folded at a time by --rebuild (its memory bound)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from store import output_lock
-
     with output_lock(args.output):
         done = (rebuild_entity_index(args.output, args.max_documents) if args.rebuild
                 else update_entity_index(args.output))

@@ -654,12 +654,10 @@ def _value_bytes(batch: pa.RecordBatch) -> list[int]:
     return total.to_pylist()
 
 
-def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits: Limits
-                  ) -> Iterator[Document | Reject]:
-    """Rows a row group at a time, in batches of about ``document_bytes``. The footer's stated
-    uncompressed sizes count against ``file_bytes`` before a row group's pages are read (a few
-    KB of zstd can state GBs); what dictionary pages expand to (a value stored once, repeated
-    by many rows) counts too, batch by batch, as it is read."""
+def _parquet_file(path: str, source: io.BufferedIOBase, text_column: str
+                  ) -> tuple[pq.ParquetFile, pq.FileMetaData]:
+    """The Parquet file of ``source`` and its footer, if it is one and has ``text_column`` as a
+    string column."""
     try:
         pf = pq.ParquetFile(source)
         meta, schema = pf.metadata, pf.schema_arrow
@@ -673,6 +671,30 @@ def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits
     if not _is_text_type(kind):
         raise BadInput("wrong_column_type",
                        f"{path}: column {text_column!r} is {kind}, not a string column")
+    return pf, meta
+
+
+def _next_batch(batches: Iterator[pa.RecordBatch], path: str, g: int, n: int
+                ) -> pa.RecordBatch | None:
+    """The next batch of row group ``g`` (None when it is read), ``n`` rows read before it.
+    A damaged page shows only when it is read."""
+    try:
+        return next(batches, None)
+    except pa.ArrowMemoryError as exc:
+        raise BadInput("too_large", f"{path}: row group {g + 1} (rows {n + 1} on) does "
+                       f"not fit in memory ({exc}); split it or lower max_file_bytes") from exc
+    except (pa.ArrowException, OSError) as exc:
+        raise BadInput("corrupt_file", f"{path}: Parquet data after row {n} is damaged: "
+                       f"{exc}") from exc
+
+
+def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits: Limits
+                  ) -> Iterator[Document | Reject]:
+    """Rows a row group at a time, in batches of about ``document_bytes``. The footer's stated
+    uncompressed sizes count against ``file_bytes`` before a row group's pages are read (a few
+    KB of zstd can state GBs); what dictionary pages expand to (a value stored once, repeated
+    by many rows) counts too, batch by batch, as it is read."""
+    pf, meta = _parquet_file(path, source, text_column)
     stated = [_stated_bytes(meta.row_group(g)) for g in range(meta.num_row_groups)]
     n = read_bytes = 0
     for g, group_bytes in enumerate(stated):
@@ -688,18 +710,7 @@ def _read_parquet(path: str, source: io.BufferedIOBase, text_column: str, limits
         per_row = max(1, group_bytes // max(1, group_rows))
         batch_rows = max(1, min(_BATCH_ROWS, limits.document_bytes // per_row))
         batches = pf.iter_batches(batch_size=batch_rows, row_groups=[g])
-        while True:
-            try:  # a damaged page shows only when it is read
-                batch = next(batches, None)
-            except pa.ArrowMemoryError as exc:
-                raise BadInput("too_large", f"{path}: row group {g + 1} (rows {n + 1} on) does "
-                               f"not fit in memory ({exc}); split it or lower max_file_bytes"
-                               ) from exc
-            except (pa.ArrowException, OSError) as exc:
-                raise BadInput("corrupt_file", f"{path}: Parquet data after row {n} is damaged: "
-                               f"{exc}") from exc
-            if batch is None:
-                break
+        while (batch := _next_batch(batches, path, g, n)) is not None:
             sizes = _value_bytes(batch)
             rows = batch.to_pylist() if sum(sizes) <= limits.document_bytes else None
             for i, size in enumerate(sizes):

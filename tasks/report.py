@@ -18,6 +18,8 @@ import jinja2
 import pyarrow as pa
 from markupsafe import Markup
 
+from store import location, read_run_table, write_text
+from store.layout import report
 from store.read import value_counts
 
 MAX_DOCUMENTS = 50  # documents shown in full; a big run shows the ones with most to look at
@@ -32,15 +34,6 @@ def label_colours() -> dict[str, str]:
     from spacy.displacy.render import DEFAULT_LABEL_COLORS
 
     return DEFAULT_LABEL_COLORS
-
-
-def read_run_table(output: Path | str, name: str, run_id: str, columns: list[str] | None = None,
-                   doc_ids: list[str] | None = None) -> pa.Table:
-    """One run's partition of a batch table (empty if the run wrote none), optionally only
-    some columns and the rows of some documents: a report must not hold a whole run."""
-    from store import read_run_table as read
-
-    return read(output, name, run_id, columns, doc_ids)
 
 
 def choose_documents(meta: pa.Table) -> list[dict]:
@@ -79,32 +72,15 @@ def render_document(text: str, entities: list[dict], edits: list[dict], flags: l
     ents = sorted((e for e in entities if e["start_char"] < n), key=lambda e: e["start_char"])
     eds = [e for e in edits if e["clean_start"] <= n]
     fls = [f for f in flags if f["clean_start"] <= n]
-    cuts = {0, n}
-    for e in ents:
-        cuts.update((e["start_char"], min(e["end_char"], n)))
-    for e in eds:
-        cuts.update((e["clean_start"], min(e["clean_end"], n)))
-    for f in fls:
-        cuts.update((f["clean_start"], min(f["clean_end"], n)))
-    cuts = sorted(cuts)
+    cuts = _cuts(n, ents, eds, fls)
     starts = {e["start_char"]: e for e in ents}
     out: list[str] = []
     open_ent: dict | None = None
-
-    def close_entity() -> None:
-        nonlocal open_ent
-        out.append(f'<span class="ent-label">{esc(open_ent["label"])}</span></mark>')
-        open_ent = None
-
     for k, p in enumerate(cuts):
         if open_ent is not None and min(open_ent["end_char"], n) <= p:
-            close_entity()
-        for e in eds:
-            if e["clean_start"] == p and e["before"]:
-                out.append(f'<del title="{esc(_edit_title(e))}">{esc(_visible(e["before"]))}</del>')
-        for f in fls:
-            if f["clean_start"] == p == f["clean_end"]:
-                out.append(f'<span class="flag-point" title="{esc(_flag_title(f))}">&#9873;</span>')
+            out.append(_entity_end(open_ent))
+            open_ent = None
+        out.extend(_marks_at(p, eds, fls))
         if p in starts and open_ent is None:
             open_ent = starts[p]
             colour = label_colours().get(open_ent["label"], _DEFAULT_COLOUR)
@@ -112,22 +88,53 @@ def render_document(text: str, entities: list[dict], edits: list[dict], flags: l
                        f'title="{esc(_entity_title(open_ent))}">')
         if k + 1 == len(cuts):
             break
-        q = cuts[k + 1]
-        segment = esc(text[p:q])
-        for e in eds:
-            if e["clean_start"] <= p and q <= e["clean_end"]:
-                segment = f'<ins title="{esc(_edit_title(e))}">{segment}</ins>'
-                break
-        for f in fls:
-            if f["clean_start"] <= p and q <= f["clean_end"]:
-                segment = f'<span class="flag" title="{esc(_flag_title(f))}">{segment}</span>'
-                break
-        out.append(segment)
+        out.append(_segment(text, p, cuts[k + 1], eds, fls))
     if open_ent is not None:
-        close_entity()
+        out.append(_entity_end(open_ent))
     if n < len(text):
         out.append(f'<span class="cut">[... {len(text) - n:,} more characters not shown]</span>')
     return "".join(out)
+
+
+def _cuts(n: int, ents: list[dict], eds: list[dict], fls: list[dict]) -> list[int]:
+    """The offsets (up to ``n``) where an entity, an edit or a flag starts or ends, in order."""
+    cuts = {0, n}
+    for e in ents:
+        cuts.update((e["start_char"], min(e["end_char"], n)))
+    for e in eds:
+        cuts.update((e["clean_start"], min(e["clean_end"], n)))
+    for f in fls:
+        cuts.update((f["clean_start"], min(f["clean_end"], n)))
+    return sorted(cuts)
+
+
+def _entity_end(ent: dict) -> str:
+    return f'<span class="ent-label">{html.escape(ent["label"])}</span></mark>'
+
+
+def _marks_at(p: int, eds: list[dict], fls: list[dict]) -> list[str]:
+    """What stands at offset ``p`` itself: the text edits removed there, the flags of no span."""
+    esc = html.escape
+    out = [f'<del title="{esc(_edit_title(e))}">{esc(_visible(e["before"]))}</del>'
+           for e in eds if e["clean_start"] == p and e["before"]]
+    out += [f'<span class="flag-point" title="{esc(_flag_title(f))}">&#9873;</span>'
+            for f in fls if f["clean_start"] == p == f["clean_end"]]
+    return out
+
+
+def _segment(text: str, p: int, q: int, eds: list[dict], fls: list[dict]) -> str:
+    """The text from ``p`` to ``q`` (no cut inside), marked as inserted and flagged where it is."""
+    esc = html.escape
+    segment = esc(text[p:q])
+    for e in eds:
+        if e["clean_start"] <= p and q <= e["clean_end"]:
+            segment = f'<ins title="{esc(_edit_title(e))}">{segment}</ins>'
+            break
+    for f in fls:
+        if f["clean_start"] <= p and q <= f["clean_end"]:
+            segment = f'<span class="flag" title="{esc(_flag_title(f))}">{segment}</span>'
+            break
+    return segment
 
 
 def _visible(removed: str) -> str:
@@ -239,8 +246,5 @@ def write_report(output: Path | str, run_id: str, status: str, counts: dict | No
 
 def save_report(output: Path | str, run_id: str, page: str) -> str:
     """Write the page to ``<output>/reports/<run_id>.html`` atomically; where it is."""
-    from store import location, write_text
-    from store.layout import report
-
     write_text(location(output), report(run_id), page)
     return location(output).show(report(run_id))

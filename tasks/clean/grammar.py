@@ -10,11 +10,9 @@ text without such doubles), so the model's cost stays small; ``tag`` caches them
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
-# What the tagger needs of the pipeline: its own embedding, the tagger, the POS mapping and the
-# lemmatizer (phrasal verbs are listed by lemma: "signed in" is "sign in").
-_EXCLUDE = ("parser", "ner", "senter")
+from tasks.models import DEFAULT_MODEL, load_tagger, model_version
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,26 +24,16 @@ class Token:
     lemma: str
 
 
-@cache
-def _tagger():  # -> spacy.language.Language; spaCy is imported only when a suspect needs it
-    import spacy
-
-    from tasks.annotate import DEFAULT_MODEL  # at call time: tasks.annotate imports the cleaner
-
-    return spacy.load(DEFAULT_MODEL, exclude=list(_EXCLUDE))
-
-
 def tagger_version() -> str:
     """``name==version`` of the tagger's pipeline: its tags decide edits, so it names the cleaner."""
-    from tasks.annotate import DEFAULT_MODEL, model_version
-
     return model_version(DEFAULT_MODEL)
 
 
 @lru_cache(maxsize=4096)
 def tag(text: str) -> tuple[Token, ...]:
     """The tokens of ``text`` with their tags."""
-    return tuple(Token(t.text, t.idx, t.tag_, t.pos_, t.lemma_.lower()) for t in _tagger()(text))
+    return tuple(Token(t.text, t.idx, t.tag_, t.pos_, t.lemma_.lower())
+                 for t in load_tagger()(text))
 
 
 def token_at(tokens: tuple[Token, ...], start: int) -> int | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tasks.clean.engine import Edit, Flag
+from tasks.clean.grammar import tag
 from tasks.clean.registry import RuleSpec
 
 _MARKERS = re.compile(
@@ -37,8 +38,6 @@ def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
 
 def _has_verb(line: str) -> bool:
     """Does the tagger read a verb in ``line``? (Only lines already suspect get here.)"""
-    from tasks.clean.grammar import tag
-
     return any(t.pos in ("VERB", "AUX") for t in tag(line))
 
 

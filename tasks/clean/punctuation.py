@@ -6,6 +6,7 @@ import re
 
 from tasks.clean.engine import Edit, Flag
 from tasks.clean.registry import RuleSpec
+from tasks.clean.repetition import _zipf  # one cache of wordfreq's look-ups
 
 # A space before , . ; : ! ? or a closing bracket/quote. Not before an ellipsis ("and ... then"),
 # not where the mark starts a number (" .5"), not at the start of a line.
@@ -46,12 +47,6 @@ SENTENCE_OPENER_ZIPF = 6.0
 # The part before the dot of an outlet's name is a rare word ("Kyiv", "Meduza", "Gazeta": Zipf
 # 1.3-3.1); a word as common as this ("Tuesday" 4.6, "London" 5.3) ends a sentence.
 NAME_PART_ZIPF = 4.2
-
-
-def _zipf(word: str) -> float:
-    from tasks.clean.repetition import _zipf as zipf  # one cache of wordfreq's look-ups
-
-    return zipf(word)
 
 
 def _dotted_name(text: str, m: re.Match[str]) -> tuple[str, str] | None:

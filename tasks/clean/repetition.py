@@ -830,56 +830,78 @@ def duplicate_phrase(text: str, min_words: int = 2, max_words: int = 6,
     i, n = 0, len(words)
     while i < n:
         w = words[i]
-        found = False
         for k in range(min_words, max_words + 1):
             if i + 2 * k > n or words[i + k] != w:
-                continue
-            first, second = words[i:i + k], words[i + k:i + 2 * k]
-            # the second copy may end a clause: "in her view her view."
-            tail = _TRAILING.search(second[-1])
-            last = second[-1][:tail.start()] if tail else second[-1]
-            if first[:-1] != second[:-1] or first[-1] != last or not last:
-                continue
-            copy = tokens[i:i + 2 * k]
-            if copy[k][2][0] in _OPENERS:
-                continue  # deleting the second copy would delete its quote
-            gap = text[copy[k - 1][1]:copy[k][0]]
-            if (gap != " " * len(gap) or any(_CLOSING.search(x) for x in first)
-                    or any(not x.strip("-\u2013\u2014") for x in first)):  # "girls -- --"
-                continue  # across a line, or with punctuation inside: a list or emphasis
-            if len(set(first)) == 1:
-                continue  # one word over and over: duplicate_word removes the whole run
-            if all(len(x) == 1 for x in first):
-                continue  # letters spelled out one by one ("m i s s i s s i p p i")
-            if f"{' '.join(first)} {' '.join(first)}" in exceptions:
-                continue  # "call a spade a spade": a shipped idiom
-            if all(not any(c.isalpha() for c in x) for x in first):
-                continue  # numbers and symbols ("1 2 1 2")
-            before = words[i - 1] if i else ""
-            if before in _FREE_RELATIVE and k <= 3 and first[0] in _VERBAL:
-                continue  # "what will be will be", "whatever is understood is understood"
-            if k == 2 and first[0] == "as" and _TRAILING.sub("", words[i + 4] if i + 4 < n else "") in (
-                    "can", "could", "gets", "get", "be", "may", "might"):
-                continue  # "as cold as cold can be"
-            if k == 2 and first[0] == "as" and i + 4 < n and _starts_noun_phrase(
-                    text, tokens[i + 3][0], tokens[i + 4][0]):
-                continue  # "as tall as Tall Oaks", "as bad as bad weather": a noun phrase
-            if k == 2 and _noun_preposition_noun(text, tokens[i][0], tokens[i + 1][0],
-                                                 tokens[i - 1][0] if i else None):
-                continue  # "hand in hand in the park", "side by side by the river"
-            after = words[i + 2 * k] if i + 2 * k < n else ""
-            if k == 2 and ((first[0] in ("and", "or") and before == first[1])
-                           or (first[1] in ("and", "or") and _TRAILING.sub("", after) == first[0])):
-                continue  # "long and long and long": a loop deletion cannot repair (flagged)
-            end = copy[2 * k - 1][1] - (len(tail.group()) if tail else 0)
-            out.append(Edit(copy[k - 1][1], end, "", "duplicate_phrase",
-                            f"{' '.join(first)!r} ({k} words) repeated back to back"))
-            i += 2 * k
-            found = True
-            break
-        if not found:
+                continue  # here, not in _phrase_repeat: most positions cost no call
+            edit = _phrase_repeat(text, tokens, words, i, k, exceptions)
+            if edit is not None:
+                out.append(edit)
+                i += 2 * k
+                break
+        else:
             i += 1
     return out
+
+
+Word = tuple[int, int, str]  # (start, end, lower-cased text) of a word of the text
+
+
+def _phrase_repeat(text: str, tokens: list[Word], words: list[str], i: int, k: int,
+                   exceptions: frozenset[str]) -> Edit | None:
+    """The edit that removes the second copy of the ``k`` words at word ``i`` (the word ``k``
+    on, within the text, is the same), if they are all repeated right after and the repeat is
+    no English of its own."""
+    first, second = words[i:i + k], words[i + k:i + 2 * k]
+    # the second copy may end a clause: "in her view her view."
+    tail = _TRAILING.search(second[-1])
+    last = second[-1][:tail.start()] if tail else second[-1]
+    if first[:-1] != second[:-1] or first[-1] != last or not last:
+        return None
+    copy = tokens[i:i + 2 * k]
+    if copy[k][2][0] in _OPENERS:
+        return None  # deleting the second copy would delete its quote
+    gap = text[copy[k - 1][1]:copy[k][0]]
+    if (gap != " " * len(gap) or any(_CLOSING.search(x) for x in first)
+            or any(not x.strip("-\u2013\u2014") for x in first)):  # "girls -- --"
+        return None  # across a line, or with punctuation inside: a list or emphasis
+    if _no_phrase(first, exceptions) or _phrase_kept(text, tokens, words, i, k):
+        return None
+    end = copy[2 * k - 1][1] - (len(tail.group()) if tail else 0)
+    return Edit(copy[k - 1][1], end, "", "duplicate_phrase",
+                f"{' '.join(first)!r} ({k} words) repeated back to back")
+
+
+def _no_phrase(first: list[str], exceptions: frozenset[str]) -> bool:
+    """Is a repeated run of these words no phrase to remove (or a shipped idiom)?"""
+    if len(set(first)) == 1:
+        return True  # one word over and over: duplicate_word removes the whole run
+    if all(len(x) == 1 for x in first):
+        return True  # letters spelled out one by one ("m i s s i s s i p p i")
+    if f"{' '.join(first)} {' '.join(first)}" in exceptions:
+        return True  # "call a spade a spade": a shipped idiom
+    return all(not any(c.isalpha() for c in x) for x in first)  # numbers, symbols ("1 2 1 2")
+
+
+def _phrase_kept(text: str, tokens: list[Word], words: list[str], i: int, k: int) -> bool:
+    """Is the repeat of the ``k`` words at word ``i`` English, by the words around it?"""
+    n = len(words)
+    first = words[i:i + k]
+    before = words[i - 1] if i else ""
+    if before in _FREE_RELATIVE and k <= 3 and first[0] in _VERBAL:
+        return True  # "what will be will be", "whatever is understood is understood"
+    if k == 2 and first[0] == "as" and _TRAILING.sub("", words[i + 4] if i + 4 < n else "") in (
+            "can", "could", "gets", "get", "be", "may", "might"):
+        return True  # "as cold as cold can be"
+    if k == 2 and first[0] == "as" and i + 4 < n and _starts_noun_phrase(
+            text, tokens[i + 3][0], tokens[i + 4][0]):
+        return True  # "as tall as Tall Oaks", "as bad as bad weather": a noun phrase
+    if k == 2 and _noun_preposition_noun(text, tokens[i][0], tokens[i + 1][0],
+                                         tokens[i - 1][0] if i else None):
+        return True  # "hand in hand in the park", "side by side by the river"
+    after = words[i + 2 * k] if i + 2 * k < n else ""
+    # "long and long and long": a loop deletion cannot repair (flagged)
+    return k == 2 and ((first[0] in ("and", "or") and before == first[1])
+                       or (first[1] in ("and", "or") and _TRAILING.sub("", after) == first[0]))
 
 
 def _starts_noun_phrase(text: str, word: int, nxt: int) -> bool:

@@ -1,7 +1,7 @@
 """Crashes, concurrent runs, a full disk, a read-only output: nothing lost, nothing doubled.
 
 Runs are real ``python -m flows.preprocess`` processes against the session's Prefect server,
-killed with SIGKILL at failpoints (tasks/faults.py) or from outside.
+killed with SIGKILL at failpoints (store/faults.py) or from outside.
 """
 
 from __future__ import annotations
