@@ -9,7 +9,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: setup run server test lint eval bench clean
+.PHONY: setup run server test lint docs eval bench clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# docs/tables.md from schemas/tables.py (tests/schemas/test_tables_doc.py fails when it is stale).
+docs: setup
+	$(BIN)/python -m schemas.doc
 
 clean:
 	rm -rf output/*/ output/_staging output/.lock
