@@ -338,11 +338,7 @@ def _run_starting_the_server(server: str | None, values: dict) -> dict:
             return preprocess(**values)
     with temporary_server(meanwhile=lambda: _load_ahead(values)) as url, \
             temporary_settings({PREFECT_API_URL: url}):
-        os.environ["PREFECT_API_URL"] = url  # the pool's spawned workers read the environment
-        try:
-            return preprocess(**values)
-        finally:
-            os.environ.pop("PREFECT_API_URL", None)
+        return preprocess(**values)
 
 
 def _load_ahead(values: dict) -> None:

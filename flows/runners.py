@@ -86,14 +86,13 @@ def workers_share_this_api() -> Iterator[str | None]:
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if PREFECT_API_URL.value():
-        yield PREFECT_API_URL.value()
-        return
-    url = str(get_client(sync_client=True).api_url).rstrip("/")
+    url = PREFECT_API_URL.value() or str(get_client(sync_client=True).api_url).rstrip("/")
     before = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = url  # a local Dask cluster's workers read the environment
+    # spawned pool workers and a local Dask cluster's workers read the environment, not this
+    # process's settings (a URL set only there, e.g. the run's own temporary server's, is lost)
+    os.environ["PREFECT_API_URL"] = url
     try:
-        with temporary_settings({PREFECT_API_URL: url}):  # a process pool's, the settings
+        with temporary_settings({PREFECT_API_URL: url}):
             yield url
     finally:
         if before is None:

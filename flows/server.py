@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterator
 # PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS is not set; a value set there is respected.
 TEMPORARY_SERVER_WAIT = 120
 _PREFECT_DEFAULT_WAIT = 20
-_PORT_IN_USE = 3  # uvicorn's exit code when it cannot bind
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +79,15 @@ def _answers(url: str, process: subprocess.Popen, wait: float) -> bool:
     return False
 
 
-def _drain_clients() -> None:
-    """Send what this process still holds for the server (its logs and events) before the
-    server stops: Prefect sends them from background workers, and one left with nowhere to
-    send retries for a minute and a half at exit ("All connection attempts failed")."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
+def drain_prefect_services(timeout: float) -> None:
+    """Send what this process still holds for the API (its logs and events): Prefect sends them
+    from background services, and one left with nowhere to send retries for a minute and a half
+    at exit ("All connection attempts failed"). Called before the temporary server stops, and by
+    a stop (flows/signals.py)."""
+    from prefect._internal.concurrency.services import _QueueServiceBase  # every service
 
-    for worker in (APILogWorker, EventsWorker):
-        with contextlib.suppress(Exception):
-            worker.drain_all(timeout=10)
+    with contextlib.suppress(Exception):
+        _QueueServiceBase.drain_all(timeout=timeout)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -131,5 +129,5 @@ def temporary_server(meanwhile: Callable[[], object] = lambda: None) -> Iterator
         yield url
     finally:
         if process is not None and process.poll() is None:
-            _drain_clients()
+            drain_prefect_services(timeout=10)
             _stop(process)

@@ -19,6 +19,8 @@ from typing import NoReturn
 
 import psutil
 
+from flows.server import drain_prefect_services
+
 
 class Interrupted(RuntimeError):
     """Ctrl-C or SIGTERM reached the run: it stops at the next document or batch."""
@@ -83,13 +85,6 @@ def signals_noted() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def _drain_prefect_events() -> None:
-    from prefect._internal.concurrency.services import _QueueServiceBase
-
-    with contextlib.suppress(Exception):
-        _QueueServiceBase.drain_all(timeout=2.5)
-
-
 def stop_now(code: int) -> NoReturn:
     """Leave within seconds of Ctrl-C or SIGTERM, with nothing the run started left running.
 
@@ -103,7 +98,8 @@ def stop_now(code: int) -> NoReturn:
             record()
         except Exception:
             logging.getLogger(__name__).exception("could not record the interrupted run")
-    drain = threading.Thread(target=_drain_prefect_events, daemon=True)
+    drain = threading.Thread(target=drain_prefect_services, args=(2.5,),
+                             daemon=True)
     drain.start()
     drain.join(_DRAIN_SECONDS)
     children = psutil.Process().children(recursive=True)
