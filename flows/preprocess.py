@@ -43,7 +43,13 @@ from flows.runners import (
     subflows_beat_with_their_parent,
     workers_share_this_api,
 )
-from flows.server import TemporaryServerTimeout, temporary_server
+from flows.server import (
+    ConfiguredServerDown,
+    TemporaryServerTimeout,
+    configured_server,
+    prefect_starts_no_server,
+    temporary_server,
+)
 from flows.settings import RunSettings, command_line, flat_parameters
 from flows.signals import STOP, Interrupted, install_handlers, signals_noted, stop_now
 from flows.summary import publish_summary
@@ -373,9 +379,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO)
     install_handlers()
-    server = local_server()
-    if server:  # `make server` is up: the run skips the temporary server and shows in its UI
+    try:  # the server PREFECT_API_URL names; else `make server`'s, if up; else a temporary one
+        server = configured_server()
+    except ConfiguredServerDown as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
+    if not server and (server := local_server()):  # the run shows in `make server`'s UI
         print(f"using the Prefect server at {server}", file=sys.stderr)
+    prefect_starts_no_server()
     try:
         with processes_die_with_this_one():  # the server and the workers, if this one is killed
             summary = _run_starting_the_server(server, vars(args))

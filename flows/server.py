@@ -36,12 +36,51 @@ class TemporaryServerTimeout(RuntimeError):
     pass
 
 
+class ConfiguredServerDown(RuntimeError):
+    pass
+
+
+def configured_server() -> str | None:
+    """The API named by ``PREFECT_API_URL`` (the environment or the Prefect profile), if one is;
+    the run then uses it, never a server of its own. Raises ``ConfiguredServerDown``, with what
+    to do, when nothing answers there (any HTTP answer counts: a cloud workspace URL has no
+    /health of its own)."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        return None
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5)
+    except httpx.HTTPError as exc:
+        raise ConfiguredServerDown(
+            f"PREFECT_API_URL={url} does not answer ({type(exc).__name__}); nothing was "
+            "written. Start that server (`make server` starts one on 127.0.0.1:4200), or unset "
+            "PREFECT_API_URL for a run with a temporary server of its own") from None
+    return url
+
+
 def startup_wait() -> float:
     """Seconds to wait for the server: Prefect's setting if set, else ``TEMPORARY_SERVER_WAIT``."""
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS
 
     wait = PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()
     return TEMPORARY_SERVER_WAIT if wait == _PREFECT_DEFAULT_WAIT else wait
+
+
+def prefect_starts_no_server() -> None:
+    """From now on, neither this process nor any it starts lets Prefect start a server of its
+    own: a Prefect client made where this run's API URL is not set (a thread after the run's
+    settings were left, a worker started without it) would otherwise start Prefect's ephemeral
+    server, which outlived an interrupted run (a uvicorn on port 8xxx, reparented to PID 1). Such
+    a client now fails instead ("No Prefect API URL provided"). For the command line, which
+    always names its server: a given one, or the temporary one above."""
+    from prefect.context import refresh_global_settings_context
+
+    os.environ["PREFECT_SERVER_EPHEMERAL_ENABLED"] = "false"
+    os.environ.pop("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", None)  # the same setting, older name
+    refresh_global_settings_context()
 
 
 def _free_port() -> int:
