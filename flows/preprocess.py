@@ -70,7 +70,15 @@ from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_t
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.entity_index import update_entity_index
 from tasks.faults import failpoint
-from tasks.ingest import Document, Limits, Reject, find_sources, read_sources, source_name
+from tasks.ingest import (
+    Document,
+    Limits,
+    Reject,
+    find_sources,
+    read_sources,
+    resolved_source,
+    source_name,
+)
 from tasks.process import process_batch
 from tasks.report import write_report
 
@@ -132,8 +140,10 @@ def process_sources(settings: RunSettings, run: Run, sources: list[str],
             write_run(out_path, run_row("running", None))
             STOP.record = functools.partial(_record_interrupted, out_path, run_row)
             progress.show(run.run_id)
+            # what is recorded, each source by its resolved path (as typed, before this one)
             seen = (Published({}, set()) if settings.reprocess
-                    else PublishedLookup(out_path, run.cleaner, run.model))
+                    else PublishedLookup(out_path, run.cleaner, run.model,
+                                         resolve=resolved_source))
             _process_and_publish(_batches(settings, run, sources, progress, seen), settings,
                                  run, progress, max_inflight, logger)
             STOP.check()

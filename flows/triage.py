@@ -1,5 +1,9 @@
 """What becomes of each input read: processed, skipped, or a ``duplicate_text`` reject.
 
+A place is a file (and its row) by its resolved absolute path, however the source was spelled
+(``x/../src``, relative, a symlink) and however an earlier version recorded it (as typed):
+``Published`` names what is recorded by place (store.PublishedLookup, resolve=...).
+
 - Recorded before from the same place with these versions (a document, a reject, a moved row):
   skipped, so an unchanged rerun records nothing again.
 - The same text, published from the same file by an earlier run, now on another line (a line
@@ -69,8 +73,9 @@ class Triage:
                 yield item, Sighting(item.doc_id, item.source, path, row, item.source)
                 continue
             earlier = seen.documents.get(item.doc_id)
-            if (earlier is not None and item.doc_id not in self.this_run
-                    and seen.paths.get(earlier, file_of(earlier)) == path):
+            here = seen.place_of(item.doc_id)  # where it was published from, as a place
+            if (here is not None and item.doc_id not in self.this_run
+                    and seen.paths.get(here, file_of(here)) == path):
                 self.progress.skipped += 1
                 self.progress.moved += 1
                 yield Sighting(item.doc_id, item.source, path, row, earlier)

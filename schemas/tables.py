@@ -20,7 +20,9 @@ _TS = pa.timestamp("us", tz="UTC")
 DOCUMENTS_V1 = _schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),  # hex SHA-256 of raw_text (UTF-8)
-        pa.field("source", pa.string(), nullable=False),  # path, or path#N for row N of a file
+        # the file's resolved absolute path (tasks.ingest.real_path), or path#N for row N of it;
+        # rows written by earlier versions hold the path as typed (maybe relative to that run)
+        pa.field("source", pa.string(), nullable=False),
         pa.field("external_id", pa.string()),  # the input's own id (jsonl "id", csv/parquet id)
         pa.field("raw_text", pa.string(), nullable=False),
         pa.field("clean_text", pa.string(), nullable=False),
@@ -148,7 +150,7 @@ SIGHTINGS_V1 = _schema(
     [
         pa.field("doc_id", pa.string(), nullable=False),
         pa.field("source", pa.string(), nullable=False),  # as in documents / rejects
-        pa.field("path", pa.string(), nullable=False),  # the file
+        pa.field("path", pa.string(), nullable=False),  # the file (as in source)
         pa.field("row", pa.int64()),  # 1-based line/row of a JSONL/CSV/Parquet file, else null
         # where the text was first seen with these versions (the source of its documents row,
         # unless it was rejected or failed processing); equal to ``source`` for a first sighting

@@ -3,9 +3,11 @@ version of every document."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,11 +81,25 @@ def count_run_rows(output: Output, name: str, run_id: str) -> int:
 
 @dataclass(frozen=True)
 class Published:
-    """What earlier runs with these versions recorded, so that a rerun records nothing twice."""
+    """What earlier runs with these versions recorded, so that a rerun records nothing twice.
 
-    documents: dict[str, str]  # doc_id -> the source it was published from
-    inputs: set[tuple[str, str]]  # (doc_id, source) of every published document, reject, move
-    paths: dict[str, str] = field(default_factory=dict)  # source -> its file (from sightings)
+    ``inputs`` and ``paths`` name each source by its place: the source as recorded, or, with
+    ``PublishedLookup(resolve=...)``, as this version names it (its file's resolved path), so
+    that a source an earlier version recorded as typed is recognised."""
+
+    documents: dict[str, str]  # doc_id -> the source it was published from (as recorded)
+    inputs: set[tuple[str, str]]  # (doc_id, place) of every published document, reject, move
+    paths: dict[str, str] = field(default_factory=dict)  # place -> its file (from sightings)
+    published_from: dict[str, str] = field(default_factory=dict)  # doc_id -> that source's place
+
+    def place_of(self, doc_id: str) -> str | None:
+        """The place of the source ``doc_id`` was published from (None: not published)."""
+        return self.published_from.get(doc_id, self.documents.get(doc_id))
+
+
+# How a recorded source is named now: (source, its file when known, the folder a relative
+# source is relative to when known) -> its place (tasks.ingest.resolved_source).
+Resolve = Callable[[str, str | None, str | None], str]
 
 
 def published_ids(output: Output, cleaner: str, model: str,
@@ -97,11 +113,16 @@ class PublishedLookup:
     """What is recorded of a batch's documents, read for that batch only: from the output's
     state (``_index/ids``, bucketed by doc_id: the buckets of the batch's ids are read) and,
     for runs published since the state was last folded (a run that died before its end), from
-    their own partitions. Memory follows the batch, not the corpus."""
+    their own partitions. Memory follows the batch, not the corpus.
 
-    def __init__(self, output: Output, cleaner: str, model: str) -> None:
+    ``resolve`` names each recorded source by its place, a relative one against the folder its
+    run was started in (``run_folders``)."""
+
+    def __init__(self, output: Output, cleaner: str, model: str,
+                 resolve: Resolve | None = None) -> None:
         self.loc = location(output)
         self.cleaner, self.model = cleaner, model
+        self.resolve = resolve
         self.snapshot = load_state(self.loc)
         folded = set(self.snapshot.folded)
         self.pending: dict[str, list[str]] = {}  # table -> files of runs not yet folded
@@ -122,7 +143,18 @@ class PublishedLookup:
                                    schema=TABLES[name]).to_table(columns=ids_columns(name),
                                                                  filter=flt)
                 rows.append(ids_rows(table, name))
-        return _published(pa.concat_tables(rows))
+        return _published(pa.concat_tables(rows), self._place)
+
+    @functools.cached_property
+    def folders(self) -> dict[str, str]:
+        return run_folders(self.loc)  # read once, when a relative source is first met
+
+    def _place(self, source: str, file: str | None, run_id: str) -> str:
+        """``source`` (recorded by ``run_id``) as ``resolve`` names it."""
+        if self.resolve is None:
+            return source
+        folder = None if os.path.isabs(source) else self.folders.get(run_id)
+        return self.resolve(source, file, folder)
 
 
 ID_TABLES = ("documents", "rejects", "sightings")  # the tables that record an input
@@ -152,22 +184,56 @@ def run_ids(output: Output, name: str) -> list[str]:
                   if i.type == pafs.FileType.Directory and i.base_name.startswith("run_id="))
 
 
-def _published(rows: pa.Table) -> Published:
+def run_folders(output: Output) -> dict[str, str]:
+    """The folder each run was started in, where its runs row tells: the absolute ``source``
+    it records (the source given, joined to the folder) less the relative source given (in
+    ``parameters``). What a relative source that run recorded is relative to."""
+    columns = ["run_id", "source", "parameters"]
+    runs = read_table(output, "runs", columns)
+    folders = {}
+    for run_id, where, parameters in zip(*(runs.column(c).to_pylist() for c in columns)):
+        try:
+            given = json.loads(parameters).get("source")
+        except (ValueError, AttributeError):
+            continue
+        if not isinstance(given, str) or os.path.isabs(given) or not os.path.isabs(where):
+            continue
+        tail, parts = Path(given).parts, Path(where).parts
+        if tail and parts[-len(tail):] == tail:
+            folders[run_id] = str(Path(*parts[:-len(tail)]))
+    return folders
+
+
+def _published(rows: pa.Table, place: Callable[[str, str | None, str], str]) -> Published:
+    """``rows`` (``STATE_IDS_V1``) as what a rerun skips, each source named by
+    ``place(source, its file when known, run_id)``."""
     documents: dict[str, str] = {}
+    published_from: dict[str, str] = {}
     inputs: set[tuple[str, str]] = set()
     paths: dict[str, str] = {}
     rows = rows.sort_by([("run_id", "ascending")])
-    for doc_id, kind, source, path, first in zip(*(rows.column(c).to_pylist() for c in (
-            "doc_id", "kind", "source", "path", "first_source"))):
+    columns = [rows.column(c).to_pylist()
+               for c in ("doc_id", "kind", "source", "path", "first_source", "run_id")]
+    files = {s: p for s, p in zip(columns[2], columns[3]) if p is not None}  # from sightings
+    named: dict[tuple[str, str], str] = {}
+
+    def where(source: str, run_id: str, file: str | None) -> str:
+        if (source, run_id) not in named:  # each source once: a file of many rows too
+            named[source, run_id] = place(source, file, run_id)
+        return named[source, run_id]
+
+    for doc_id, kind, source, path, first, run_id in zip(*columns):
+        here = where(source, run_id, files.get(source))
         if kind == "sightings":
-            paths[source] = path
+            paths[here] = where(path, run_id, path)
             if source != first:  # a second copy or a moved row: seen, recorded, not again
-                inputs.add((doc_id, source))
+                inputs.add((doc_id, here))
             continue
-        inputs.add((doc_id, source))
-        if kind == "documents":
-            documents.setdefault(doc_id, source)
-    return Published(documents, inputs, paths)
+        inputs.add((doc_id, here))
+        if kind == "documents" and doc_id not in documents:
+            documents[doc_id] = source
+            published_from[doc_id] = here
+    return Published(documents, inputs, paths, published_from)
 
 
 def value_counts(table: pa.Table | None, column: str) -> dict[str, int]:

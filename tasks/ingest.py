@@ -124,6 +124,41 @@ def file_path(name: str) -> str:
                                 for i, p in enumerate(parts)))
 
 
+def real_path(path: str) -> str:
+    """The path a file is known by: absolute, with every symlink and ``..`` resolved, so that
+    ``x/../src/a.txt``, ``src/a.txt`` run from elsewhere, and a link to ``src`` or to ``a.txt``
+    all name one file. A link that leads nowhere (dangling, a loop) keeps its own name, in
+    its folder's resolved path: it is what there is to name."""
+    try:
+        return os.path.realpath(path, strict=True)
+    except OSError:
+        folder, name = os.path.split(path)
+        return os.path.join(os.path.realpath(folder or os.curdir), name)
+
+
+_ROW_SUFFIX = re.compile(r"(.*)#\d+-?", re.DOTALL)  # "f.jsonl#3", "f.jsonl#7-" (rows 7 on)
+
+
+def resolved_source(name: str, file: str | None = None, folder: str | None = None) -> str:
+    """A source as recorded, named as this version names it: the ``real_path`` of its file
+    (as ``source_name``), then its row. Earlier versions recorded a source as typed, often
+    relative to the folder the run was started in (``data/raw/feed.jsonl#3``): ``folder`` is
+    that folder when known (else the current one), ``file`` the source's file when known (a
+    sighting's ``path``); else a name ending in ``#N`` is row N of a file unless a file of
+    that very name exists."""
+    if file is None or not name.startswith(file):
+        file = name
+        row = _ROW_SUFFIX.fullmatch(name)
+        if row is not None and not os.path.lexists(_joined(folder, name)):
+            file = row[1]
+    return source_name(real_path(_joined(folder, file))) + name[len(file):]
+
+
+def _joined(folder: str | None, name: str) -> str:
+    path = file_path(name)
+    return path if folder is None else os.path.join(file_path(folder), path)
+
+
 # ---------------------------------------------------------------------------------------------
 # finding sources
 
@@ -172,7 +207,8 @@ def _failed_dirs(failed: list[OSError]) -> Iterator[Path]:
 
 def find_sources(source: str | os.PathLike[str], exclude: str | os.PathLike[str] | None = None
                  ) -> list[str]:
-    """Files named by ``source``: a file, a directory (recursively) or a glob pattern.
+    """Files named by ``source``: a file, a directory (recursively) or a glob pattern, each by
+    its ``real_path`` and once (a file also reached through a symlink is one file).
 
     Nothing under ``exclude`` (the output folder, when it lies inside the source) is a source:
     a run must never read back its own tables and reports. One warning says so."""
@@ -209,7 +245,11 @@ def find_sources(source: str | os.PathLike[str], exclude: str | os.PathLike[str]
     if excluded:
         log.warning("the output folder %s is inside the source %s: its tables and reports are "
                     "not read as input", exclude, text)
-    return files
+    real = list(dict.fromkeys(real_path(f) for f in files))
+    if len(real) < len(files):
+        log.info("%s: %d files are reached twice (through a symlink as well): each is read once",
+                 text, len(files) - len(real))
+    return real
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,11 +9,14 @@ import os
 from pathlib import Path
 
 import duckdb
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
 from flows.preprocess import preprocess
 from tasks.clean import AppliedEdit, replay
+from tasks.entity_index import rebuild_entity_index
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -403,6 +406,90 @@ def test_a_file_name_that_is_not_utf8_costs_no_document(tmp_path) -> None:
     again = preprocess(source=str(src), output=str(out))
     assert (again["documents"], again["rejects"], again["skipped"]) == (0, 0, 5)
     assert len(read(out, "documents")) == 3 and len(read(out, "rejects")) == 2
+
+
+def same_folder_texts(src: Path) -> None:
+    """Two texts, a feed of two rows, a copy of a text and an empty file: documents published
+    whole and by row, a duplicate_text reject and a file-level reject."""
+    src.mkdir()
+    (src / "a.txt").write_text("Officials met in Paris on Monday.\n")
+    (src / "b.txt").write_text("Snow fell in Bergen on Friday.\n")
+    (src / "copy.txt").write_text("Officials met in Paris on Monday.\n")
+    (src / "empty.txt").write_bytes(b"")
+    (src / "feed.jsonl").write_text(json.dumps({"text": "Rain is expected in Oslo."}) + "\n"
+                                    + json.dumps({"text": "Lima opened a new bridge."}) + "\n")
+
+
+def assert_nothing_new(out: Path, sources: list[str], documents: int, rejects: int) -> None:
+    """Reruns of the sources publish nothing, reject nothing, and complete."""
+    for source in sources:
+        state = preprocess(source=source, output=str(out), max_reject_fraction=0.5,
+                           return_state=True)
+        assert state.is_completed(), (source, state.message)
+        rerun = state.result()
+        assert (rerun["documents"], rerun["rejects"], rerun["skipped"]) == (
+            0, 0, documents + rejects), source
+    assert len(read(out, "documents")) == documents
+    assert len(read(out, "rejects")) == rejects
+
+
+def test_the_same_folder_spelled_another_way_is_the_same_source(tmp_path, monkeypatch) -> None:
+    """Issue 24, finding 3: ``x/../x``, a relative path or a symlink to the folder made every
+    document a duplicate_text reject of itself. A source is recorded by its resolved absolute
+    path, so every spelling of the folder (or of a file in it) names the same sources."""
+    src = tmp_path / "in"
+    same_folder_texts(src)
+    (tmp_path / "link").symlink_to(src, target_is_directory=True)
+    (tmp_path / "b-link.txt").symlink_to(src / "b.txt")
+    out = tmp_path / "out"
+    first = preprocess(source=str(src), output=str(out), max_reject_fraction=0.5)
+    assert (first["documents"], first["rejects"]) == (4, 2)
+    assert first["rejects_by_reason"] == {"duplicate_text": 1, "empty": 1}
+    docs = {d["source"] for d in read(out, "documents")}
+    assert docs == {f"{src}/a.txt", f"{src}/b.txt", f"{src}/feed.jsonl#1", f"{src}/feed.jsonl#2"}
+    monkeypatch.chdir(tmp_path)
+    assert_nothing_new(out, [f"{src}/../in", "in", "./in/", "link", str(tmp_path / "link"),
+                             "link/../in", f"{tmp_path}/link/*"], documents=4, rejects=2)
+    # a symlink to one file of the folder names that file
+    again = preprocess(source="b-link.txt", output=str(out))
+    assert (again["documents"], again["rejects"], again["skipped"]) == (0, 0, 1)
+    assert {r["source"] for r in read(out, "sightings")} == docs | {f"{src}/copy.txt",
+                                                                   f"{src}/empty.txt"}
+
+
+def test_a_rerun_by_this_version_of_an_output_whose_sources_were_typed(tmp_path,
+                                                                       monkeypatch) -> None:
+    """Earlier versions recorded a source as typed, often relative to the folder the run was
+    started in ("in/a.txt"); a rerun of the same files by this version, under any spelling and
+    from any folder, still publishes nothing new and rejects nothing. A relative source is
+    resolved against the folder its run was started in (its runs row: the absolute source
+    against the one given)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    src = project / "in"
+    same_folder_texts(src)
+    out = tmp_path / "out"
+    monkeypatch.chdir(project)
+    first = preprocess(source="in", output=str(out), max_reject_fraction=0.5)
+    assert (first["documents"], first["rejects"]) == (4, 2)
+    # the output as an earlier version wrote it: sources as typed, relative to the project
+    for table in ("documents", "rejects", "sightings"):
+        for part in (out / table).rglob("*.parquet"):
+            data = pq.read_table(part)
+            for name in ("source", "path", "first_source"):
+                if name in data.column_names:
+                    typed = pc.replace_substring(data.column(name), f"{src}/", "in/")
+                    data = data.set_column(data.column_names.index(name), name, typed)
+            pq.write_table(data, part)
+    rebuild_entity_index(str(out))  # the state, as that version's run left it
+    assert {d["source"] for d in read(out, "documents")} == {
+        "in/a.txt", "in/b.txt", "in/feed.jsonl#1", "in/feed.jsonl#2"}
+    (tmp_path / "link").symlink_to(src, target_is_directory=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the relative sources name files of the project, not of here
+    assert_nothing_new(out, [str(src), "../project/in", str(tmp_path / "link"), "../link"],
+                       documents=4, rejects=2)
 
 
 def test_a_parquet_bomb_is_one_too_large_reject_from_its_footer(tmp_path) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from store import (
     stage_batch,
     write_run,
 )
+from store.read import run_folders
 from tasks.batch import Batch, incoming_table
 
 
@@ -78,6 +80,25 @@ def test_published_ids_only_counts_same_versions(tmp_path) -> None:
     assert published.documents == {"d0-0": "s0", "d0-1": "s1"}
     assert published.inputs == {("d0-0", "s0"), ("d0-1", "s1")}
     assert published_ids(tmp_path, "other", "m") == Published({}, set())
+
+
+def test_run_folders_are_the_folders_runs_were_started_in(tmp_path) -> None:
+    """What a relative source a run recorded (as earlier versions did) is relative to: the
+    absolute source of its runs row less the relative one it was given."""
+    def row(run_id: str, where: str, given: str) -> dict:
+        now = datetime.now(UTC)
+        return {"run_id": run_id, "flow_run_id": None, "started_at": now, "finished_at": now,
+                "source": where, "parameters": json.dumps({"source": given}), "counts": "{}",
+                "status": "running", "message": None, "cleaner_version": "c", "model": "m"}
+
+    for run_id, where, given in [("r1", "/home/ana/project/data/raw", "data/raw"),
+                                 ("r2", "/home/ana/project/data/raw", "./data/raw/"),
+                                 ("r3", "/srv/x/data/*.jsonl", "data/*.jsonl"),
+                                 ("r4", "/data/raw", "/data/raw"),  # absolute: no folder
+                                 ("r5", "data/raw", "data/raw")]:  # a row of before _where
+        write_run(tmp_path, row(run_id, where, given))
+    assert run_folders(tmp_path) == {"r1": "/home/ana/project", "r2": "/home/ana/project",
+                                     "r3": "/srv/x"}
 
 
 def test_check_output_names_the_fix(tmp_path) -> None:

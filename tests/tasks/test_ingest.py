@@ -324,6 +324,72 @@ def test_find_sources_symlink_loop_terminates(tmp_path: Path) -> None:
     assert reasons(list(read_sources(find_sources(root)))) == ["io_error", "document"]
 
 
+def test_a_source_is_named_by_its_resolved_absolute_path(tmp_path: Path, monkeypatch) -> None:
+    """Issue 24, finding 3: the same folder spelled another way was a new corpus. Every
+    spelling of a folder or of a file in it gives the file's resolved absolute path, and the
+    documents and rejects read from it are recorded under that path."""
+    src = tmp_path / "src"
+    write(src / "a.txt", "Officials met in Paris.")
+    write(src / "feed.jsonl", '{"text": "Rain in Oslo."}\n{"x": 1}\n')
+    (tmp_path / "link").symlink_to(src, target_is_directory=True)
+    (tmp_path / "a-link.txt").symlink_to(src / "a.txt")
+    monkeypatch.chdir(tmp_path)
+    real = [str(src / "a.txt"), str(src / "feed.jsonl")]
+    for spelling in ["src", "src/../src", "./src/", str(src), "link", f"{tmp_path}/link",
+                     "link/../src", "link/*", f"{tmp_path}/src/../link/**"]:
+        assert find_sources(spelling) == real, spelling
+    assert find_sources("a-link.txt") == find_sources("link/a.txt") == [str(src / "a.txt")]
+    items = list(read_sources(find_sources("link/../src")))
+    assert [(type(i).__name__, i.source) for i in items] == [
+        ("Document", str(src / "a.txt")), ("Document", f"{src}/feed.jsonl#1"),
+        ("Reject", f"{src}/feed.jsonl#2")]
+
+
+def test_a_file_reached_through_a_symlink_too_is_read_once(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    write(root / "a.txt", "A.")
+    write(root / "sub" / "b.txt", "B.")
+    (root / "also-a.txt").symlink_to(root / "a.txt")
+    (root / "also-sub").symlink_to(root / "sub", target_is_directory=True)
+    assert find_sources(root) == [str(root / "a.txt"), str(root / "sub" / "b.txt")]
+    assert find_sources(f"{root}/**") == [str(root / "a.txt"), str(root / "sub" / "b.txt")]
+
+
+def test_a_link_that_leads_nowhere_keeps_its_name_in_its_real_folder(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    (tmp_path / "link").symlink_to(tmp_path / "src", target_is_directory=True)
+    assert find_sources(tmp_path / "link") == [str(tmp_path / "src" / "gone.txt")]
+    assert ingest.real_path(str(tmp_path / "link" / "gone.txt")) == str(
+        tmp_path / "src" / "gone.txt")
+
+
+def test_a_source_recorded_as_typed_is_named_by_its_resolved_path(tmp_path: Path) -> None:
+    """Earlier versions recorded sources as typed, often relative to the folder the run was
+    started in: named now by the file's resolved path, then the row."""
+    project = tmp_path / "project"
+    write(project / "in" / "a.txt", "A.")
+    write(project / "in" / "feed.jsonl", '{"text": "B."}\n')
+    write(project / "in" / "y#2", "A file named like a row.")
+    raw = os.path.join(os.fsencode(project / "in"), b"latin\xe9.jsonl")
+    with open(raw, "wb") as fh:
+        fh.write(b'{"text": "C."}\n')
+    (tmp_path / "link").symlink_to(project / "in", target_is_directory=True)
+    folder = str(project)
+    real = project / "in"
+    resolved = ingest.resolved_source
+    assert resolved("in/a.txt", None, folder) == str(real / "a.txt")
+    assert resolved("in/../in/feed.jsonl#1", None, folder) == f"{real}/feed.jsonl#1"
+    assert resolved("in/feed.jsonl#3-", None, folder) == f"{real}/feed.jsonl#3-"
+    assert resolved("in/y#2", None, folder) == f"{real}/y#2"  # a file of that name: no row
+    assert resolved("in/feed.jsonl#1", "in/feed.jsonl", folder) == f"{real}/feed.jsonl#1"
+    assert resolved("in/latin\\xe9.jsonl#1", None, folder) == f"{real}/latin\\xe9.jsonl#1"
+    assert resolved(f"{tmp_path}/link/a.txt") == str(real / "a.txt")
+    assert resolved(f"{tmp_path}/link/feed.jsonl#1", f"{tmp_path}/link/feed.jsonl") == (
+        f"{real}/feed.jsonl#1")
+    assert resolved(str(real / "a.txt")) == str(real / "a.txt")  # as this version records it
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input: one reject with a stable reason, then the next file
 
