@@ -465,10 +465,12 @@ def _one_edit_pairs(reps: dict[str, int]) -> Iterable[tuple[int, int]]:
     for bucket in index.values():
         for p, i in enumerate(bucket):
             for j in bucket[p + 1:]:
-                pair = (min(i, j), max(i, j))
-                if i != j and pair not in seen:
-                    seen.add(pair)
-                    yield pair
+                if i != j:
+                    seen.add((min(i, j), max(i, j)))
+    # in the names' order: the evidence lists joins in the order they were made, and the
+    # index's insertion order followed Python's string hashing (it varied from process to
+    # process on the same names)
+    yield from sorted(seen)
 
 
 def _join_short_forms(names: list[Name], keys: list[str], people: list[int],

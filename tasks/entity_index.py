@@ -80,8 +80,8 @@ from tasks.entity_groups import (
 log = logging.getLogger(__name__)
 
 DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
-REBUILD_DOCUMENTS = 5_000
-PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily  # documents folded at a time by a rebuild (its memory bound)
+REBUILD_DOCUMENTS = 5_000  # documents folded at a time by a rebuild (its memory bound)
+PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily
 Key = tuple[str, str]  # (canonical, label)
 
 
@@ -314,9 +314,9 @@ def _identity_columns(identity: Identity) -> dict:
 def _fold_definitions(output: str, snapshot: state.Snapshot, fold: Fold, cur_ents: pa.Table,
                       current: set[str]) -> None:
     """Acronym definitions of the new current versions replace those of the earlier ones."""
-    old = snapshot.read_bucket("definitions", STATE_DEFINITIONS_V1, 0)
-    old = old.filter(pc.invert(pc.is_in(old.column("doc_id"),
-                                        pa.array(sorted(current), pa.string()))))
+    held = snapshot.read_bucket("definitions", STATE_DEFINITIONS_V1, 0)
+    old = held.filter(pc.invert(pc.is_in(held.column("doc_id"),
+                                         pa.array(sorted(current), pa.string()))))
     rows = []
     defining = may_define(cur_ents) if cur_ents.num_rows else set()
     if defining:
@@ -335,6 +335,8 @@ def _fold_definitions(output: str, snapshot: state.Snapshot, fold: Fold, cur_ent
                 for letters, canonical in find_definitions(text, spans[(d, run_id)]):
                     rows.append({"doc_id": d, "letters": letters, "canonical": canonical})
         fold.touched |= {(r["canonical"], lab) for r in rows for lab in NAME_LABELS}
+    if not rows and old.num_rows == held.num_rows:
+        return  # unchanged: not written again (the table grows with the corpus)
     fold.changes["definitions"][0] = _concat(
         [old, pa.Table.from_pylist(rows, schema=STATE_DEFINITIONS_V1)], STATE_DEFINITIONS_V1)
 
@@ -490,7 +492,10 @@ def _decide(lookup: Lookup, snapshot: state.Snapshot, fold: Fold, region: set[Ke
     facts |= lookup.mates(facts)
     rows = lookup.rows(facts, [c for c in STATE_NAMES_V1.names
                                if c not in ("canonical", "label", "keys")])
-    rows = rows.filter(pc.greater(rows.column("n_documents"), 0))
+    # in one order whatever order DuckDB's threads return them in: the grouping's evidence
+    # lists its joins in the order it made them (it varied from run to run on the same state)
+    rows = rows.filter(pc.greater(rows.column("n_documents"), 0)).sort_by(
+        [("canonical", "ascending"), ("label", "ascending")])
     names = [Name(c, lab, nd, nm, frozenset(docs)) for c, lab, nd, nm, docs in zip(
         *(rows.column(x).to_pylist() for x in ("canonical", "label", "n_documents",
                                                 "n_mentions", "documents")))]

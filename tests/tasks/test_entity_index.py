@@ -196,3 +196,22 @@ def test_runs_published_since_the_last_fold_are_seen_by_the_skip_check(tmp_path)
     update_entity_index(str(tmp_path))
     assert state.load(tmp_path).folded == [run_id]
     assert PublishedLookup(tmp_path, "c", "m")([doc_id]).documents == {doc_id: "in/1-0.txt"}
+
+
+def test_a_run_that_defines_no_acronym_leaves_the_definitions_file_alone(tmp_path) -> None:
+    """The acronym definitions are one file for the whole output; a run used to rewrite it
+    whatever it brought, a cost that grew with the corpus."""
+    publish(tmp_path, 1, [("The Tarvo Grain Agency (TGA) met in Kyiv.",
+                           [("Tarvo Grain Agency", "ORG"), ("TGA", "ORG"), ("Kyiv", "GPE")])])
+    update_entity_index(str(tmp_path))
+    files = state.load(str(tmp_path)).files["definitions"]
+    publish(tmp_path, 2, [("Olaf Brandt spoke in Kyiv.",
+                           [("Olaf Brandt", "PERSON"), ("Kyiv", "GPE")])])
+    assert update_entity_index(str(tmp_path))["runs_folded"] == 1
+    assert state.load(str(tmp_path)).files["definitions"] == files
+    assert rows(index(tmp_path)) == reference(tmp_path)
+    publish(tmp_path, 3, [("The Odra Port Authority (OPA) said so.",
+                           [("Odra Port Authority", "ORG"), ("OPA", "ORG")])])
+    update_entity_index(str(tmp_path))
+    assert state.load(str(tmp_path)).files["definitions"] != files
+    assert rows(index(tmp_path)) == reference(tmp_path)
