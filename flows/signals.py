@@ -36,7 +36,7 @@ class _StopRequest:
     Prefect's serializer failed the run instead of interrupting it.)"""
 
     signum: int | None = None
-    cli = False  # main() owns the process's signals (a deployment's runner keeps Prefect's)
+    cli = False  # main() owns the process's signals
     # records the run as interrupted if the flow cannot do it in time (blocked on a Prefect
     # API that died of the same Ctrl-C); set while a run holds its output
     record: Callable[[], object] | None = None
@@ -60,7 +60,7 @@ _TERMINATE_SECONDS = 1.0  # for children to exit on SIGTERM, then SIGKILL
 
 def on_signal(signum: int, frame: object) -> None:
     if STOP.signum is not None:  # asked twice: stop now
-        stop_now(128 + signum)
+        stop_now(128 + signum, wait=False)
     STOP.signum = signum
     logging.getLogger(__name__).warning(
         "%s: stopping (within %.0f s; send it again to stop now)",
@@ -70,11 +70,26 @@ def on_signal(signum: int, frame: object) -> None:
     timer.start()
 
 
+def owns_signals() -> bool:
+    """Whether this process's signals are the run's: the command line's (main()), or a
+    deployment's flow-run process, which a worker or `prefect flow serve` started to run one flow
+    run (it sets PREFECT__FLOW_RUN_ID). Not a flow called from Python (a test, a notebook)."""
+    return STOP.cli or bool(os.environ.get("PREFECT__FLOW_RUN_ID"))
+
+
 @contextlib.contextmanager
 def signals_noted() -> Iterator[None]:
     """Within the run, Ctrl-C and SIGTERM are noted, not raised (Prefect's own SIGTERM handler,
-    which raises, is set aside and put back)."""
-    if not STOP.cli or threading.current_thread() is not threading.main_thread():
+    which raises, is set aside and put back).
+
+    In a deployment's run this is how a cancel (the UI, `prefect flow-run cancel`) stops it:
+    the runner sends SIGTERM to the flow run's process group, waits up to 30 s, then SIGKILLs
+    it. Prefect's handler raised TerminationSignal wherever the flow was (once inside Prefect's
+    own serializer: the run recorded `failed`). Noted instead, the run stops as on the command
+    line: recorded `interrupted`, its workers stopped, out within seconds. Prefect's runner then
+    finds the process gone and ends the flow run Cancelled (a flow run being cancelled can end
+    in no other state). Outside this block Prefect's own handling stands."""
+    if not owns_signals() or threading.current_thread() is not threading.main_thread():
         yield
         return
     before = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -85,13 +100,19 @@ def signals_noted() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def stop_now(code: int) -> NoReturn:
+def stop_now(code: int, wait: bool = True) -> NoReturn:
     """Leave within seconds of Ctrl-C or SIGTERM, with nothing the run started left running.
 
     Prefect's exit-time drain waits (for minutes) on an API that may have died of the same
     signal: Ctrl-C reaches the whole process group, its temporary server included. Give the
     drain a few seconds, then stop every child process (the temporary server, the workers)
-    and exit without the drain. The runs row is already written by then."""
+    and exit without the drain. The runs row is already written by then.
+
+    A batch being published is let finish (``wait``: for up to ``_PUBLISH_WAIT``; past that
+    the next run rolls it forward). In a deployment's run, the runner then ends the flow run Cancelled (a
+    cancel) or Crashed (a plain SIGTERM)."""
+    # held until the exit: no batch starts being published meanwhile
+    STOP.publishing.acquire(timeout=_PUBLISH_WAIT if wait else 0)
     record, STOP.record = STOP.record, None
     if record is not None:
         try:
@@ -117,8 +138,8 @@ def stop_now(code: int) -> NoReturn:
 
 
 def install_handlers() -> None:
-    """For the command line: this process owns its signals (a deployment's runner keeps
-    Prefect's)."""
+    """For the command line: this process owns its signals (a deployment's run takes them
+    within ``signals_noted``)."""
     STOP.cli = True
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
