@@ -73,8 +73,15 @@ def on_signal(signum: int, frame: object) -> None:
 def owns_signals() -> bool:
     """Whether this process's signals are the run's: the command line's (main()), or a
     deployment's flow-run process, which a worker or `prefect flow serve` started to run one flow
-    run (it sets PREFECT__FLOW_RUN_ID). Not a flow called from Python (a test, a notebook)."""
-    return STOP.cli or bool(os.environ.get("PREFECT__FLOW_RUN_ID"))
+    run. Not a flow called from Python (a test, a notebook)."""
+    if STOP.cli or os.environ.get("PREFECT__FLOW_RUN_ID"):  # `python -m prefect.engine`
+        return True
+    # `flow.serve()` from Python runs its flow in a spawned process without that variable; the
+    # engine notes the deployment's id for the run and its subflows (no API call)
+    from prefect.runtime import deployment
+
+    noted = getattr(deployment, "_deployment_id", None)
+    return noted is not None and noted.get() is not None
 
 
 @contextlib.contextmanager

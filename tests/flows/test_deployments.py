@@ -357,87 +357,126 @@ def test_cli_uses_a_running_local_server(stack, tmp_path):
     assert len(table_rows(tmp_path / "out", "documents")) == len(TEXTS)
 
 
-def flow_run_processes(stack: Stack, flow_run_id: str) -> tuple[int, list[str]]:
-    """The flow run's process (its session's leader: Prefect starts it in a session of its own)
-    and the command lines of every live process of that session."""
+def flow_run_process(runner: subprocess.Popen):
+    """The process running the flow run that ``runner`` (a worker or `prefect flow serve`)
+    started: `python -m prefect.engine` (a worker's, in a session of its own) or a spawned
+    process (serve's, in serve's session), or None."""
     import psutil
 
-    from tests.flows.test_crash import session_processes
-
-    worker = psutil.Process(stack.procs["worker"].pid)
-    for child in worker.children(recursive=True):
+    for child in psutil.Process(runner.pid).children(recursive=True):
         try:
-            if "prefect.engine" in " ".join(child.cmdline()) and os.getsid(child.pid) == child.pid:
-                return child.pid, session_processes(child.pid)
-        except (psutil.Error, OSError):
+            line = " ".join(child.cmdline())
+            if "prefect.engine" in line or (child.ppid() == runner.pid and "spawn_main" in line):
+                return child
+        except psutil.Error:
             continue
-    return 0, []
+    return None
 
 
-def test_cancelling_a_deployment_run_stops_it_and_records_it_interrupted(stack):
-    """Issue 24: `prefect flow-run cancel` (as the UI's Cancel) on a worker's run mid-way.
+def alive(processes) -> list[str]:
+    """Command lines of those processes still running (zombies do not count)."""
+    import psutil
 
-    Prefect's runner sends SIGTERM to the flow run's process group, waits up to 30 s, then
-    SIGKILLs it. The run must end Cancelled, its `runs` row `interrupted`, its processes (flow
-    run, pool workers, resource tracker, watchdog) gone within 10 s of the cancel on a busy
-    2-core machine, and the next run must publish every document exactly once."""
-    from tests.flows.test_crash import make_corpus, session_processes
+    left = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(proc.cmdline()))
+        except psutil.Error:
+            continue
+    return left
 
-    src, out = stack.root / "in-cancel", stack.root / "out-cancel"
-    sources = make_corpus(src, n_files=20, per_file=100)  # 2,000 documents, 20 batches
-    params = {"source": str(src), "output": str(out), "batch_size": 100, "runner": "process",
-              "workers": 1}
-    adhoc = stack.deployment("adhoc")
-    flow_run = stack.get(f"/deployments/{adhoc['id']}/create_flow_run", {"parameters": params})
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not any((out / "documents").glob("*/*.parquet")):
-        state = stack.get(f"/flow_runs/{flow_run['id']}")["state_type"]
-        assert state in ("SCHEDULED", "PENDING", "RUNNING"), f"{state}\n{stack.logs()}"
-        time.sleep(0.2)
-    assert any((out / "documents").glob("*/*.parquet")), f"no batch in 240 s\n{stack.logs()}"
-    pid, before = flow_run_processes(stack, flow_run["id"])
-    assert pid and len(before) >= 3, before  # the flow run, its pool worker, ...
 
-    asked = time.monotonic()
-    stack.ok("flow-run", "cancel", flow_run["id"])
-    cancelled = time.monotonic()  # the run is Cancelling from here
-    gone = group_gone = state_at = None
-    state = ""
-    while time.monotonic() < cancelled + 60 and (group_gone is None or state_at is None):
-        if gone is None and not session_processes(pid):
-            gone = time.monotonic()
-        if group_gone is None:  # zombies too: what Prefect's runner waits for
+@pytest.mark.parametrize("runner", ["worker", "serve"])
+def test_cancelling_a_deployment_run_stops_it_and_records_it_interrupted(stack, runner):
+    """Issue 24: `prefect flow-run cancel` (as the UI's Cancel) on a deployment's run mid-way,
+    run by the work pool's worker or by `prefect flow serve`.
+
+    Prefect's runner sends SIGTERM to the flow run's process (a worker's: to its process group),
+    polls every 3 s, SIGKILLs it after 30 s and then ends the flow run Cancelled. The run must
+    end Cancelled, its `runs` row `interrupted`, its processes (flow run, pool worker, resource
+    tracker, watchdog) gone within 10 s of the cancel on a busy 2-core machine, and the next
+    run must publish every document exactly once."""
+    import psutil
+
+    from tests.flows.test_crash import make_corpus
+
+    if runner == "serve":
+        stack.start("serve-cancel", "flow", "serve", "flows/preprocess.py:preprocess",
+                    "--name", "served-cancel", cwd=stack.project)
+        deployment, name = None, "preprocess/served-cancel"
+        deadline = time.monotonic() + 120
+        while deployment is None and time.monotonic() < deadline:
+            assert stack.procs["serve-cancel"].poll() is None, stack.log("serve-cancel")
             try:
-                os.killpg(pid, 0)
-            except ProcessLookupError:
-                group_gone = time.monotonic()
-        if state_at is None:
+                deployment = stack.deployment("served-cancel")
+            except urllib.error.HTTPError:
+                time.sleep(1)
+        assert deployment, stack.log("serve-cancel")
+    else:
+        deployment, name = stack.deployment("adhoc"), "preprocess/adhoc"
+    proc = stack.procs["serve-cancel" if runner == "serve" else "worker"]
+    try:
+        src, out = stack.root / f"in-cancel-{runner}", stack.root / f"out-cancel-{runner}"
+        sources = make_corpus(src, n_files=20, per_file=100)  # 2,000 documents, 20 batches
+        params = {"source": str(src), "output": str(out), "batch_size": 100,
+                  "runner": "process", "workers": 1}
+        flow_run = stack.get(f"/deployments/{deployment['id']}/create_flow_run",
+                             {"parameters": params})
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not any((out / "documents").glob("*/*.parquet")):
             state = stack.get(f"/flow_runs/{flow_run['id']}")["state_type"]
-            if state == "CANCELLED":
-                state_at = time.monotonic()
-        time.sleep(0.1)
-    left = session_processes(pid)
-    with contextlib.suppress(ProcessLookupError):  # not left for the tests after this one
-        os.killpg(pid, signal.SIGKILL)
-    def after(at: float | None) -> str:
-        return "never" if at is None else f"{at - cancelled:.1f} s"
+            assert state in ("SCHEDULED", "PENDING", "RUNNING"), f"{state}\n{stack.logs()}"
+            time.sleep(0.2)
+        assert any((out / "documents").glob("*/*.parquet")), f"no batch in 240 s\n{stack.logs()}"
+        flow_proc = flow_run_process(proc)
+        assert flow_proc is not None
+        ours = [flow_proc, *flow_proc.children(recursive=True)]
+        assert len(alive(ours)) >= 3, alive(ours)  # the flow run, its pool worker, ...
 
-    print(f"cancel CLI {cancelled - asked:.1f} s; processes gone {after(gone)} (group, "
-          f"zombies too, {after(group_gone)}), {state} {after(state_at)} after it")
-    assert state == "CANCELLED", stack.log("worker")
-    assert left == [], left
-    assert gone - cancelled < 10, gone - cancelled
-    [run] = table_rows(out, "runs")
-    assert run["status"] == "interrupted", (run["status"], run["message"])
-    assert run["flow_run_id"] == flow_run["id"]
-    published = table_rows(out, "documents")
-    assert 0 < len(published) < len(sources)
+        asked = time.monotonic()
+        stack.ok("flow-run", "cancel", flow_run["id"])
+        cancelled = time.monotonic()  # the run is Cancelling from here
+        gone = reaped = state_at = None
+        state = ""
+        while time.monotonic() < cancelled + 60 and (reaped is None or state_at is None):
+            if gone is None and not alive(ours):
+                gone = time.monotonic()
+            if reaped is None and not any(p.is_running() for p in ours):  # zombies too
+                reaped = time.monotonic()
+            if state_at is None:
+                state = stack.get(f"/flow_runs/{flow_run['id']}")["state_type"]
+                if state == "CANCELLED":
+                    state_at = time.monotonic()
+            time.sleep(0.1)
+        left = alive(ours)
+        for leftover in ours:  # not left for the tests after this one
+            with contextlib.suppress(psutil.Error):
+                leftover.kill()
 
-    stack.ok("deployment", "run", "preprocess/adhoc",
-             *(arg for k, v in params.items() for arg in ("-p", f"{k}={v}")), *WATCH)
-    docs = table_rows(out, "documents")
-    assert len(docs) == len(sources)
-    assert len({d["doc_id"] for d in docs}) == len(sources)
-    assert {d["source"] for d in docs} == set(sources)
-    statuses = sorted(r["status"] for r in table_rows(out, "runs"))
-    assert statuses == ["completed", "interrupted"], statuses
+        def after(at: float | None) -> str:
+            return "never" if at is None else f"{at - cancelled:.1f} s"
+
+        print(f"{runner}: cancel CLI {cancelled - asked:.1f} s; processes gone {after(gone)} "
+              f"(reaped {after(reaped)}), {state} {after(state_at)} after it")
+        assert state == "CANCELLED", stack.log("serve-cancel" if runner == "serve" else runner)
+        assert left == [], left
+        assert gone - cancelled < 10, gone - cancelled
+        [run] = table_rows(out, "runs")
+        assert run["status"] == "interrupted", (run["status"], run["message"])
+        assert run["message"].startswith("interrupted (SIGTERM)"), run["message"]
+        assert run["flow_run_id"] == flow_run["id"]
+        published = table_rows(out, "documents")
+        assert 0 < len(published) < len(sources)
+
+        stack.ok("deployment", "run", name,
+                 *(arg for k, v in params.items() for arg in ("-p", f"{k}={v}")), *WATCH)
+        docs = table_rows(out, "documents")
+        assert len(docs) == len(sources)
+        assert len({d["doc_id"] for d in docs}) == len(sources)
+        assert {d["source"] for d in docs} == set(sources)
+        statuses = sorted(r["status"] for r in table_rows(out, "runs"))
+        assert statuses == ["completed", "interrupted"], statuses
+    finally:
+        if runner == "serve":
+            stack.stop("serve-cancel")
