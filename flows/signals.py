@@ -90,9 +90,9 @@ def signals_noted() -> Iterator[None]:
     which raises, is set aside and put back).
 
     In a deployment's run this is how a cancel (the UI, `prefect flow-run cancel`) stops it:
-    the runner sends SIGTERM to the flow run's process group, waits up to 30 s, then SIGKILLs
-    it. Prefect's handler raised TerminationSignal wherever the flow was (once inside Prefect's
-    own serializer: the run recorded `failed`). Noted instead, the run stops as on the command
+    the runner sends SIGTERM to the flow run's process (a worker's: to its process group),
+    checks every 3 s, SIGKILLs it after 30 s. Prefect's handler raised TerminationSignal
+    wherever the flow was (once inside Prefect's own serializer: the run recorded `failed`). Noted instead, the run stops as on the command
     line: recorded `interrupted`, its workers stopped, out within seconds. Prefect's runner then
     finds the process gone and ends the flow run Cancelled (a flow run being cancelled can end
     in no other state). Outside this block Prefect's own handling stands."""
@@ -116,8 +116,8 @@ def stop_now(code: int, wait: bool = True) -> NoReturn:
     and exit without the drain. The runs row is already written by then.
 
     A batch being published is let finish (``wait``: for up to ``_PUBLISH_WAIT``; past that
-    the next run rolls it forward). In a deployment's run, the runner then ends the flow run Cancelled (a
-    cancel) or Crashed (a plain SIGTERM)."""
+    the next run rolls it forward). In a deployment's run being cancelled, the runner then
+    finds the process gone and ends the flow run Cancelled."""
     # held until the exit: no batch starts being published meanwhile
     STOP.publishing.acquire(timeout=_PUBLISH_WAIT if wait else 0)
     record, STOP.record = STOP.record, None
