@@ -118,14 +118,18 @@ def stop_now(code: int, wait: bool = True) -> NoReturn:
     A batch being published is let finish (``wait``: for up to ``_PUBLISH_WAIT``; past that
     the next run rolls it forward). In a deployment's run being cancelled, the runner then
     finds the process gone and ends the flow run Cancelled."""
-    # held until the exit: no batch starts being published meanwhile
-    STOP.publishing.acquire(timeout=_PUBLISH_WAIT if wait else 0)
-    record, STOP.record = STOP.record, None
-    if record is not None:
-        try:
-            record()
-        except Exception:
-            logging.getLogger(__name__).exception("could not record the interrupted run")
+    # (no batch starts after the signal: the flow checks STOP before each)
+    held = STOP.publishing.acquire(timeout=_PUBLISH_WAIT if wait else 0)
+    try:
+        record, STOP.record = STOP.record, None
+        if record is not None:
+            try:
+                record()
+            except Exception:
+                logging.getLogger(__name__).exception("could not record the interrupted run")
+    finally:
+        if held:  # the flow may still be unwinding: its own cleanup goes on meanwhile
+            STOP.publishing.release()
     drain = threading.Thread(target=drain_prefect_services, args=(2.5,),
                              daemon=True)
     drain.start()
