@@ -92,10 +92,11 @@ def signals_noted() -> Iterator[None]:
     In a deployment's run this is how a cancel (the UI, `prefect flow-run cancel`) stops it:
     the runner sends SIGTERM to the flow run's process (a worker's: to its process group),
     checks every 3 s, SIGKILLs it after 30 s. Prefect's handler raised TerminationSignal
-    wherever the flow was (once inside Prefect's own serializer: the run recorded `failed`). Noted instead, the run stops as on the command
-    line: recorded `interrupted`, its workers stopped, out within seconds. Prefect's runner then
-    finds the process gone and ends the flow run Cancelled (a flow run being cancelled can end
-    in no other state). Outside this block Prefect's own handling stands."""
+    wherever the flow was (once inside Prefect's own serializer: the run recorded `failed`).
+    Noted instead, the run stops as on the command line: recorded `interrupted`, its workers
+    stopped, out within seconds. Prefect's runner then finds the process gone and ends the flow
+    run Cancelled (a flow run being cancelled can end in no other state). Outside this block
+    Prefect's own handling stands."""
     if not owns_signals() or threading.current_thread() is not threading.main_thread():
         yield
         return
