@@ -36,7 +36,7 @@ class _StopRequest:
     Prefect's serializer failed the run instead of interrupting it.)"""
 
     signum: int | None = None
-    cli = False  # main() owns the process's signals (a deployment's runner keeps Prefect's)
+    cli = False  # main() owns the process's signals
     # records the run as interrupted if the flow cannot do it in time (blocked on a Prefect
     # API that died of the same Ctrl-C); set while a run holds its output
     record: Callable[[], object] | None = None
@@ -60,7 +60,7 @@ _TERMINATE_SECONDS = 1.0  # for children to exit on SIGTERM, then SIGKILL
 
 def on_signal(signum: int, frame: object) -> None:
     if STOP.signum is not None:  # asked twice: stop now
-        stop_now(128 + signum)
+        stop_now(128 + signum, wait=False)
     STOP.signum = signum
     logging.getLogger(__name__).warning(
         "%s: stopping (within %.0f s; send it again to stop now)",
@@ -70,11 +70,34 @@ def on_signal(signum: int, frame: object) -> None:
     timer.start()
 
 
+def owns_signals() -> bool:
+    """Whether this process's signals are the run's: the command line's (main()), or a
+    deployment's flow-run process, which a worker or `prefect flow serve` started to run one flow
+    run. Not a flow called from Python (a test, a notebook)."""
+    if STOP.cli or os.environ.get("PREFECT__FLOW_RUN_ID"):  # `python -m prefect.engine`
+        return True
+    # `flow.serve()` from Python runs its flow in a spawned process without that variable; the
+    # engine notes the deployment's id for the run and its subflows (no API call)
+    from prefect.runtime import deployment
+
+    noted = getattr(deployment, "_deployment_id", None)
+    return noted is not None and noted.get() is not None
+
+
 @contextlib.contextmanager
 def signals_noted() -> Iterator[None]:
     """Within the run, Ctrl-C and SIGTERM are noted, not raised (Prefect's own SIGTERM handler,
-    which raises, is set aside and put back)."""
-    if not STOP.cli or threading.current_thread() is not threading.main_thread():
+    which raises, is set aside and put back).
+
+    In a deployment's run this is how a cancel (the UI, `prefect flow-run cancel`) stops it:
+    the runner sends SIGTERM to the flow run's process (a worker's: to its process group),
+    checks every 3 s, SIGKILLs it after 30 s. Prefect's handler raised TerminationSignal
+    wherever the flow was (once inside Prefect's own serializer: the run recorded `failed`).
+    Noted instead, the run stops as on the command line: recorded `interrupted`, its workers
+    stopped, out within seconds. Prefect's runner then finds the process gone and ends the flow
+    run Cancelled (a flow run being cancelled can end in no other state). Outside this block
+    Prefect's own handling stands."""
+    if not owns_signals() or threading.current_thread() is not threading.main_thread():
         yield
         return
     before = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -85,19 +108,29 @@ def signals_noted() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-def stop_now(code: int) -> NoReturn:
+def stop_now(code: int, wait: bool = True) -> NoReturn:
     """Leave within seconds of Ctrl-C or SIGTERM, with nothing the run started left running.
 
     Prefect's exit-time drain waits (for minutes) on an API that may have died of the same
     signal: Ctrl-C reaches the whole process group, its temporary server included. Give the
     drain a few seconds, then stop every child process (the temporary server, the workers)
-    and exit without the drain. The runs row is already written by then."""
-    record, STOP.record = STOP.record, None
-    if record is not None:
-        try:
-            record()
-        except Exception:
-            logging.getLogger(__name__).exception("could not record the interrupted run")
+    and exit without the drain. The runs row is already written by then.
+
+    A batch being published is let finish (``wait``: for up to ``_PUBLISH_WAIT``; past that
+    the next run rolls it forward). In a deployment's run being cancelled, the runner then
+    finds the process gone and ends the flow run Cancelled."""
+    # (no batch starts after the signal: the flow checks STOP before each)
+    held = STOP.publishing.acquire(timeout=_PUBLISH_WAIT if wait else 0)
+    try:
+        record, STOP.record = STOP.record, None
+        if record is not None:
+            try:
+                record()
+            except Exception:
+                logging.getLogger(__name__).exception("could not record the interrupted run")
+    finally:
+        if held:  # the flow may still be unwinding: its own cleanup goes on meanwhile
+            STOP.publishing.release()
     drain = threading.Thread(target=drain_prefect_services, args=(2.5,),
                              daemon=True)
     drain.start()
@@ -117,8 +150,8 @@ def stop_now(code: int) -> NoReturn:
 
 
 def install_handlers() -> None:
-    """For the command line: this process owns its signals (a deployment's runner keeps
-    Prefect's)."""
+    """For the command line: this process owns its signals (a deployment's run takes them
+    within ``signals_noted``)."""
     STOP.cli = True
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)

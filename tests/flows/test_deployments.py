@@ -15,6 +15,7 @@ PROJECT_DIR. The ad-hoc runs pass absolute paths.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -354,3 +355,128 @@ def test_cli_uses_a_running_local_server(stack, tmp_path):
     ours = [r for r in stack.flow_runs() if r["id"] not in before and not r["deployment_id"]]
     assert {r["state_type"] for r in ours} == {"COMPLETED"} and len(ours) >= 1
     assert len(table_rows(tmp_path / "out", "documents")) == len(TEXTS)
+
+
+def flow_run_process(runner: subprocess.Popen):
+    """The process running the flow run that ``runner`` (a worker or `prefect flow serve`)
+    started: `python -m prefect.engine` (a worker's, in a session of its own) or a spawned
+    process (serve's, in serve's session), or None."""
+    import psutil
+
+    for child in psutil.Process(runner.pid).children(recursive=True):
+        try:
+            line = " ".join(child.cmdline())
+            if "prefect.engine" in line or (child.ppid() == runner.pid and "spawn_main" in line):
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+def alive(processes) -> list[str]:
+    """Command lines of those processes still running (zombies do not count)."""
+    import psutil
+
+    left = []
+    for proc in processes:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(proc.cmdline()))
+        except psutil.Error:
+            continue
+    return left
+
+
+@pytest.mark.parametrize("runner", ["worker", "serve"])
+def test_cancelling_a_deployment_run_stops_it_and_records_it_interrupted(stack, runner):
+    """Issue 24: `prefect flow-run cancel` (as the UI's Cancel) on a deployment's run mid-way,
+    run by the work pool's worker or by `prefect flow serve`.
+
+    Prefect's runner sends SIGTERM to the flow run's process (a worker's: to its process group),
+    polls every 3 s, SIGKILLs it after 30 s and then ends the flow run Cancelled. The run must
+    end Cancelled, its `runs` row `interrupted`, its processes (flow run, pool worker, resource
+    tracker, watchdog) gone within 10 s of the cancel on a busy 2-core machine, and the next
+    run must publish every document exactly once."""
+    import psutil
+
+    from tests.flows.test_crash import make_corpus
+
+    if runner == "serve":
+        stack.start("serve-cancel", "flow", "serve", "flows/preprocess.py:preprocess",
+                    "--name", "served-cancel", cwd=stack.project)
+        deployment, name = None, "preprocess/served-cancel"
+        deadline = time.monotonic() + 120
+        while deployment is None and time.monotonic() < deadline:
+            assert stack.procs["serve-cancel"].poll() is None, stack.log("serve-cancel")
+            try:
+                deployment = stack.deployment("served-cancel")
+            except urllib.error.HTTPError:
+                time.sleep(1)
+        assert deployment, stack.log("serve-cancel")
+    else:
+        deployment, name = stack.deployment("adhoc"), "preprocess/adhoc"
+    proc = stack.procs["serve-cancel" if runner == "serve" else "worker"]
+    try:
+        src, out = stack.root / f"in-cancel-{runner}", stack.root / f"out-cancel-{runner}"
+        sources = make_corpus(src, n_files=20, per_file=100)  # 2,000 documents, 20 batches
+        params = {"source": str(src), "output": str(out), "batch_size": 100,
+                  "runner": "process", "workers": 1}
+        flow_run = stack.get(f"/deployments/{deployment['id']}/create_flow_run",
+                             {"parameters": params})
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and not any((out / "documents").glob("*/*.parquet")):
+            state = stack.get(f"/flow_runs/{flow_run['id']}")["state_type"]
+            assert state in ("SCHEDULED", "PENDING", "RUNNING"), f"{state}\n{stack.logs()}"
+            time.sleep(0.2)
+        assert any((out / "documents").glob("*/*.parquet")), f"no batch in 240 s\n{stack.logs()}"
+        flow_proc = flow_run_process(proc)
+        assert flow_proc is not None
+        ours = [flow_proc, *flow_proc.children(recursive=True)]
+        assert len(alive(ours)) >= 3, alive(ours)  # the flow run, its pool worker, ...
+
+        asked = time.monotonic()
+        stack.ok("flow-run", "cancel", flow_run["id"])
+        cancelled = time.monotonic()  # the run is Cancelling from here
+        gone = reaped = state_at = None
+        state = ""
+        while time.monotonic() < cancelled + 60 and (reaped is None or state_at is None):
+            if gone is None and not alive(ours):
+                gone = time.monotonic()
+            if reaped is None and not any(p.is_running() for p in ours):  # zombies too
+                reaped = time.monotonic()
+            if state_at is None:
+                state = stack.get(f"/flow_runs/{flow_run['id']}")["state_type"]
+                if state == "CANCELLED":
+                    state_at = time.monotonic()
+            time.sleep(0.1)
+        left = alive(ours)
+        for leftover in ours:  # not left for the tests after this one
+            with contextlib.suppress(psutil.Error):
+                leftover.kill()
+
+        def after(at: float | None) -> str:
+            return "never" if at is None else f"{at - cancelled:.1f} s"
+
+        print(f"{runner}: cancel CLI {cancelled - asked:.1f} s; processes gone {after(gone)} "
+              f"(reaped {after(reaped)}), {state} {after(state_at)} after it")
+        assert state == "CANCELLED", stack.log("serve-cancel" if runner == "serve" else runner)
+        assert left == [], left
+        assert gone - cancelled < 10, gone - cancelled
+        [run] = table_rows(out, "runs")
+        assert run["status"] == "interrupted", (run["status"], run["message"])
+        assert run["message"].startswith("interrupted (SIGTERM)"), run["message"]
+        assert run["flow_run_id"] == flow_run["id"]
+        published = table_rows(out, "documents")
+        assert 0 < len(published) < len(sources)
+
+        stack.ok("deployment", "run", name,
+                 *(arg for k, v in params.items() for arg in ("-p", f"{k}={v}")), *WATCH)
+        docs = table_rows(out, "documents")
+        assert len(docs) == len(sources)
+        assert len({d["doc_id"] for d in docs}) == len(sources)
+        assert {d["source"] for d in docs} == set(sources)
+        statuses = sorted(r["status"] for r in table_rows(out, "runs"))
+        assert statuses == ["completed", "interrupted"], statuses
+    finally:
+        if runner == "serve":
+            stack.stop("serve-cancel")
