@@ -15,8 +15,8 @@ import pytest
 from bench.synthetic import write_output
 from schemas.tables import TABLES
 from store import PublishedLookup, published_ids, state, table_dataset
-from tasks.entities import build_entity_index
-from tasks.entity_index import published_runs, rebuild_entity_index, update_entity_index
+from tasks.entities.document import build_entity_index
+from tasks.entities.index import published_runs, rebuild_entity_index, update_entity_index
 
 RUN_TABLES = ("documents", "entities", "sightings", "rejects", "edits", "flags", "sentences",
               "runs")
@@ -154,7 +154,7 @@ def test_a_fold_that_died_before_its_commit_is_done_again_once(synthetic, tmp_pa
     out = tmp_path / "out"
     shutil.copytree(synthetic, out, ignore=shutil.ignore_patterns("_index", "entity_index"))
     snapshot = state.load(out)
-    from tasks.entity_index import fold_runs
+    from tasks.entities.index import fold_runs
 
     # a run that wrote its new bucket files and died before the manifest named them
     fold = fold_runs(str(out), snapshot, published_runs(str(out)))

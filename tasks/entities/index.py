@@ -1,7 +1,7 @@
 """The corpus's ``entity_index``, kept up to date by each run at the cost of the run's documents.
 
-    python -m tasks.entity_index --output output            # fold in what is not yet folded
-    python -m tasks.entity_index --output output --rebuild  # from the tables, in bounded memory
+    python -m tasks.entities.index --output output            # fold in what is not yet folded
+    python -m tasks.entities.index --output output --rebuild  # from the tables, in bounded memory
 
 A run *folds* its published documents into the output's state (``store/state.py``):
 
@@ -10,7 +10,7 @@ A run *folds* its published documents into the output's state (``store/state.py`
 2. per name (``names``): counts, first/last seen, the documents that mention it, and the keys by
    which the grouping finds the names it could be joined with (the same name key, a one-edit
    variant, the last word of a person's name, initials and acronym letters, the exonym line);
-3. the grouping (``tasks.entity_groups.group_names``) decided again only around the names the
+3. the grouping (``tasks.entities.groups.group_names``) decided again only around the names the
    run touched: the *region* is the touched names, every name sharing a key with one of them,
    and the entities those belong to; the names sharing a key with the region are given to the
    grouping as the facts it decides with ("the only person in the corpus whose name ends with
@@ -59,8 +59,8 @@ from store.read import (
     read_run_table,
     run_ids,
 )
-from tasks.entities import NAME_LABELS, may_define
-from tasks.entity_groups import (
+from tasks.entities.document import NAME_LABELS, may_define
+from tasks.entities.groups import (
     _THE,
     GROUPING_RELEASE,
     MIN_WORD,
@@ -100,7 +100,7 @@ def name_keys(canonical: str, label: str) -> list[str]:
       one word (short forms: "Zelenskiy" alone and "Volodymyr Zelensky");
     - ``i`` / ``a``: a name's initials / an acronym's letters, any family ("European Union" /
       "EU");
-    - ``e``: a line of tasks/exonyms.txt ("Kiev" / "Kyiv").
+    - ``e``: a line of tasks/entities/exonyms.txt ("Kiev" / "Kyiv").
     Some keys are looked for under another (``PROBES``): a full name needs the one-word names
     of its last word, not every other full name (those are the one-word name's facts)."""
     fam = family(label)
@@ -553,7 +553,7 @@ def update_entity_index(output: str) -> dict:
     if snapshot.facts.get("grouping", GROUPING_RELEASE) != GROUPING_RELEASE:
         log.warning("the entity index was grouped by release %s, this is %s: rows this run "
                     "touches are regrouped, the rest keep theirs (grouping_version says which); "
-                    "run `python -m tasks.entity_index --output %s --rebuild` to regroup all",
+                    "run `python -m tasks.entities.index --output %s --rebuild` to regroup all",
                     snapshot.facts.get("grouping"), GROUPING_RELEASE, output)
     if not runs:
         if not atomic.exists(snapshot.loc, snapshot.loc.path(ENTITY_INDEX)):
@@ -612,7 +612,7 @@ def _chunks(output: str, runs: list[str], max_documents: int) -> Iterator[list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tasks.entity_index",
+        prog="python -m tasks.entities.index",
         description="Fold published runs into the output's entity index, or rebuild it.")
     parser.add_argument("--output", required=True, help="the output folder or s3://bucket/prefix")
     parser.add_argument("--rebuild", action="store_true",

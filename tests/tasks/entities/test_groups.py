@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tasks.entities import NAME_LABELS
-from tasks.entity_groups import (
+from tasks.entities.document import NAME_LABELS
+from tasks.entities.groups import (
     Name,
     acronym_letters,
     find_definitions,

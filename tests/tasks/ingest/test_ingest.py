@@ -859,7 +859,7 @@ def test_gzip_bombs_are_too_large_rejects_in_bounded_memory(tmp_path: Path) -> N
     run = subprocess.run([sys.executable, "-c", BOMB_READER, str(1024 * MiB), str(MiB),
                           str(64 * MiB), *paths],
                          capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[3])
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout)
     seen = result["seen"]
@@ -939,7 +939,7 @@ def test_parquet_bombs_are_too_large_from_the_footer_in_bounded_memory(tmp_path:
     run = subprocess.run([sys.executable, "-c", BOMB_READER, str(1024 * MiB), str(8 * MiB),
                           str(64 * MiB), *map(str, paths)],
                          capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[3])
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout)
     assert result["seen"] == {
