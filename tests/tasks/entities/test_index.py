@@ -196,3 +196,18 @@ def test_runs_published_since_the_last_fold_are_seen_by_the_skip_check(tmp_path)
     update_entity_index(str(tmp_path))
     assert state.load(tmp_path).folded == [run_id]
     assert PublishedLookup(tmp_path, "c", "m")([doc_id]).documents == {doc_id: "in/1-0.txt"}
+
+
+@pytest.mark.parametrize("module", ["tasks.entities.index", "tasks.entity_index"],
+                         ids=["command", "former-command"])
+def test_the_command_line_runs_by_its_name_and_its_former_one(module: str, tmp_path: Path) -> None:
+    """``python -m tasks.entities.index`` folds published runs in; ``python -m
+    tasks.entity_index`` (its name before the stages had folders) still does the same."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-m", module, "--output", str(tmp_path)],
+                          capture_output=True, text=True, cwd=repo, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("{")
