@@ -666,13 +666,15 @@ def test_directory_named_like_a_file_is_unreadable(tmp_path: Path) -> None:
 
 
 def test_permission_denied_is_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # chmod 000 is ignored for root, so the denial is simulated where ingest opens the file.
+    # chmod 000 is ignored for root, so the denial is simulated where ingest opens files: its
+    # bounded reader (limits) and the formats (a Parquet file, a file-level reject's id).
     path = write(tmp_path / "secret.txt", "Secret.")
 
     def denied(file: object, *args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(file))
 
-    monkeypatch.setattr(ingest, "open", denied, raising=False)
+    for module in (ingest.formats, ingest.limits):
+        monkeypatch.setattr(module, "open", denied, raising=False)
     [reject] = read(path)
     assert (reject.reason, reject.source) == ("unreadable", str(path))
     assert reject.detail == f"{path} cannot be read: Permission denied"
