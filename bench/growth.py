@@ -5,7 +5,7 @@
 For each scale an output is written directly as tables (``bench.synthetic``: the real schemas,
 a news-like distribution of names; scale 1 is the 12 MB bench corpus's 7,400 documents, in
 nightly runs of ~2,500 documents written as a run writes them, one file per batch of 256), its
-state is built by the full rebuild (``python -m tasks.entity_index --rebuild``, timed, with its
+state is built by the full rebuild (``python -m tasks.entities.index --rebuild``, timed, with its
 peak memory), and then the same small run (one new two-sentence document, the real flow in its
 own process) publishes into it. Reported per scale: the run's wall time and peak memory (RSS
 and PSS of its process tree), the end-of-run steps (entity index fold, report) as the flow
@@ -66,7 +66,7 @@ def main() -> None:
                 docs = int(DOCS_PER_SCALE * scale)
                 row["written"] = write_output(base, docs, max(1, docs // DOCS_PER_RUN))
                 out, wall, peak, _ = run_measured(
-                    [sys.executable, "-m", "tasks.entity_index", "--output", str(base),
+                    [sys.executable, "-m", "tasks.entities.index", "--output", str(base),
                      "--rebuild", "--max-documents", str(args.rebuild_documents)], env)
                 row["rebuild"] = {"wall_s": round(wall, 1),
                                   "peak_rss_mb": round(peak["rss"] / 2**20),

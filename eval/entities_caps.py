@@ -3,7 +3,7 @@
 Reads GUM's documents in ``../shared/data/ner_gold/`` where they are (never copied here), writes
 each document's title (its first paragraph) in capitals, as wires and feeds print headlines, and
 scores exact PER/ORG/LOC spans inside the titles: the model reading the text as it is, against
-the model reading it through ``tasks.casing.readable_case`` (what the pipeline does). The
+the model reading it through ``tasks.annotate.casing.readable_case`` (what the pipeline does). The
 title's gold names are GUM's; the capitals are the only change. Split as GUM splits it:
 ``train`` and ``dev+test``.
 """
@@ -15,7 +15,7 @@ import sys
 
 from eval.ner_gold import DATA, MAP, prf
 from tasks.annotate import DEFAULT_MODEL, load_pipeline
-from tasks.casing import readable_case
+from tasks.annotate.casing import readable_case
 
 
 def main() -> int:

@@ -68,7 +68,7 @@ from store import (
 from tasks.annotate import EntityPatterns, load_pipeline, model_version, read_entity_patterns
 from tasks.batch import Batch, chunk, incoming_table, rejects_table, sightings_table
 from tasks.clean import CleanConfig, cleaner_version
-from tasks.entity_index import update_entity_index
+from tasks.entities.index import update_entity_index
 from tasks.faults import failpoint
 from tasks.ingest import (
     Document,

@@ -153,7 +153,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "merge_evidence": "why this row joined its entity; empty for the entity's own row and "
                           "for names alone",
         "grouping_version": "the grouping release that decided the row "
-                            "(`python -m tasks.entity_index --rebuild` after a new one)",
+                            "(`python -m tasks.entities.index --rebuild` after a new one)",
     },
     "sightings": {
         "doc_id": "the text (`documents.doc_id` or `rejects.doc_id`)",

@@ -99,7 +99,7 @@ ENTITIES_V1 = _schema(
         pa.field("raw_start", pa.int64(), nullable=False),  # raw_text offsets
         pa.field("raw_end", pa.int64(), nullable=False),
         pa.field("text", pa.string(), nullable=False),
-        pa.field("label", pa.string(), nullable=False),  # decided per document (tasks/entities.py)
+        pa.field("label", pa.string(), nullable=False),  # per document (tasks/entities/document.py)
         pa.field("model_label", pa.string()),  # what the model said; "A|B" for merged fragments
         pa.field("canonical", pa.string(), nullable=False),  # the longest form in the document
         pa.field("source", pa.string(), nullable=False),  # model | ruler | merged
@@ -176,7 +176,7 @@ ENTITY_INDEX_V1 = _schema(
     "entity_index",
 )
 
-# v2 adds corpus-wide identity (tasks/entity_groups.py): rows that name one thing ("Zelensky",
+# v2 adds corpus-wide identity (tasks/entities/groups.py): rows that name one thing ("Zelensky",
 # "Zelenskiy", "Volodymyr Zelenskyy") share an ``entity_id``; ``merge_evidence`` says why a row
 # joined ("" for the entity's own canonical row). ``entities JOIN entity_index USING (canonical,
 # label)`` gives every mention its entity_id. Every v1 column is kept, in order.
@@ -194,9 +194,10 @@ ENTITY_INDEX_V2 = _schema(
     "2",
 )
 
-# v3 adds ``grouping_version``: the release of the grouping (tasks/entity_groups.py) that decided
-# the row's entity. Each run updates the rows its documents touch (tasks/entity_index.py); after a
-# new grouping release, ``python -m tasks.entity_index --rebuild`` brings every row to it.
+# v3 adds ``grouping_version``: the release of the grouping (tasks/entities/groups.py) that
+# decided the row's entity. Each run updates the rows its documents touch
+# (tasks/entities/index.py); after a new grouping release, ``python -m tasks.entities.index
+# --rebuild`` brings every row to it.
 ENTITY_INDEX_V3 = _schema(
     [*ENTITY_INDEX_V2, pa.field("grouping_version", pa.string(), nullable=False)],
     "entity_index",
@@ -251,7 +252,7 @@ CLEANED_V1 = _schema(
 
 # --- Internal: the output's derived state (store/state.py), never read by users -------------
 # What a run asks of the published tables, kept in buckets so that it reads only what its own
-# documents touch. Rebuilt from the tables at any time (python -m tasks.entity_index --rebuild).
+# documents touch. Rebuilt from the tables at any time (python -m tasks.entities.index --rebuild).
 
 # Every recorded input: a document, a reject, a sighting (the skip check of a batch).
 STATE_IDS_V1 = _schema(
@@ -283,7 +284,7 @@ STATE_DOC_NAMES_V1 = _schema(
 
 # One row per (canonical, label) ever mentioned: the index's columns, the documents of the
 # current versions that mention it (none: the name is kept for its first_seen, not published),
-# and the keys by which the grouping finds the names it could join (tasks/entity_index.py).
+# and the keys by which the grouping finds the names it could join (tasks/entities/index.py).
 STATE_NAMES_V1 = _schema(
     [
         *ENTITY_INDEX_V3,

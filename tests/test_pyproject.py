@@ -47,3 +47,24 @@ def test_mtclean_exits_with_mains_status(tmp_path: Path) -> None:
     assert f"--source {tmp_path / 'missing'}: source" in done.stderr
     assert "does not exist" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_every_package_and_its_data_ships() -> None:
+    """A non-editable install carries only the packages pyproject.toml lists and the data files
+    its package-data names: every folder of code (a stage of tasks too) and every file beside
+    the code that it reads (word lists, exonyms.txt, the report's template, views.sql)."""
+    import fnmatch
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packages, data = set(config["packages"]), config["package-data"]
+    missing: list[str] = []
+    for top in ("flows", "tasks", "schemas", "store"):
+        for init in sorted((ROOT / top).rglob("__init__.py")):
+            package = ".".join(init.parent.relative_to(ROOT).parts)
+            if package not in packages:
+                missing.append(f"package {package}")
+            for path in sorted(init.parent.iterdir()):
+                if path.is_file() and path.suffix not in (".py", ".pyc") and not any(
+                        fnmatch.fnmatch(path.name, g) for g in data.get(package, [])):
+                    missing.append(f"data {path.relative_to(ROOT)}")
+    assert missing == []

@@ -16,7 +16,7 @@ import pytest
 
 from flows.preprocess import preprocess
 from tasks.clean import AppliedEdit, replay
-from tasks.entity_index import rebuild_entity_index
+from tasks.entities.index import rebuild_entity_index
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

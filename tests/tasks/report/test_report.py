@@ -13,11 +13,11 @@ import pytest
 
 from flows.preprocess import preprocess
 from schemas.tables import ENTITY_INDEX_V3
-from tasks.report import render_document
+from tasks.report.page import render_document
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_render_document_marks_entities_edits_and_flags() -> None:
@@ -113,7 +113,7 @@ def test_hostile_names_and_texts_are_escaped_everywhere() -> None:
     import pyarrow as pa
 
     from schemas.tables import TABLES
-    from tasks.report import build_report
+    from tasks.report.page import build_report
 
     doc = {f.name: None for f in TABLES["documents"]}
     doc.update(doc_id="d" * 64, source=f"in/{HOSTILE}.txt", external_id=None,
@@ -168,7 +168,7 @@ def test_the_template_ships_as_package_data() -> None:
     import tomllib
 
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
-    globs = config["package-data"]["tasks"]
-    assert "tasks" in config["packages"]
-    assert (REPO / "tasks" / "report.html.j2").is_file()
+    globs = config["package-data"]["tasks.report"]
+    assert "tasks.report" in config["packages"]
+    assert (REPO / "tasks" / "report" / "report.html.j2").is_file()
     assert any(fnmatch.fnmatch("report.html.j2", g) for g in globs)

@@ -10,10 +10,9 @@ from tasks.annotate import (
     annotate_documents,
     load_pipeline,
     model_version,
-    pieces,
     read_entity_patterns,
-    sentence_spans,
 )
+from tasks.annotate.spacy_pass import pieces, sentence_spans
 from tasks.batch import Batch, incoming_table
 from tasks.clean import CleanConfig, cleaner_version
 from tasks.clean.batch import clean_documents
@@ -193,20 +192,20 @@ def test_a_document_whose_annotation_raises_becomes_a_reject(monkeypatch, part: 
     """A bug only one document reaches (in the spaCy pass, or in the document-level entity
     decisions): that document is a reject naming the step, the others are annotated as if it
     were not there, and its rows leave every table (its edits too)."""
-    import tasks.annotate
+    import tasks.annotate.spacy_pass
 
     cleaned = _cleaned(TEXTS)
     bad = sha256_hex(TEXTS[1])
     assert bad in cleaned.tables["edits"].column("doc_id").to_pylist()  # "on on", "was was"
     expected = annotate_documents(cleaned, DEFAULT_MODEL)
-    real = getattr(tasks.annotate, part)
+    real = getattr(tasks.annotate.spacy_pass, part)
 
     def bug_in_one_document(*args):  # the real part, failing on one document's text
         if any(isinstance(a, str) and "Oslo" in a for a in args):
             raise RuntimeError("a bug only this document reaches")
         return real(*args)
 
-    monkeypatch.setattr(tasks.annotate, part, bug_in_one_document)
+    monkeypatch.setattr(tasks.annotate.spacy_pass, part, bug_in_one_document)
     out = annotate_documents(cleaned, DEFAULT_MODEL)
     assert [(r["source"], r["reason"], r["detail"], r["raw_text"])
             for r in out.tables["rejects"].to_pylist()] == [

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.casing import _TWO_CAPS_WORDS, _caps_runs, readable_case
+from tasks.annotate.casing import _TWO_CAPS_WORDS, _caps_runs, readable_case
 
 
 @pytest.mark.parametrize(("text", "readable"), [

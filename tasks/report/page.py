@@ -168,7 +168,8 @@ def _flag_title(f: dict) -> str:
 def _template() -> jinja2.Template:
     """The page's template, shipped next to this module (package data, not a path on disk)."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(resources.files("tasks").joinpath("report.html.j2").read_text("utf-8"))
+    page = resources.files("tasks.report").joinpath("report.html.j2")
+    return env.from_string(page.read_text("utf-8"))
 
 
 def build_report(run_id: str, status: str, tables: dict[str, pa.Table],

@@ -12,7 +12,7 @@ label family (people; places = GPE/LOC/FAC; every other label alone), and only b
   / "Zelenskyy" / "Zelenskiy", "Dmytro" / "Dmitro") or it comes after the first three letters
   and the two names share at least two co-occurring names in the corpus (so "Petersen" /
   "Peterson" in unrelated stories stay apart);
-- ``exonym``: both names are one place in ``tasks/exonyms.txt`` ("Kiev" / "Kyiv");
+- ``exonym``: both names are one place in ``tasks/entities/exonyms.txt`` ("Kiev" / "Kyiv");
 - ``short form``: a one-word PERSON joins the full name it ends ("Zelensky" -> "Volodymyr
   Zelensky", also spelled as a romanisation of it) only when exactly one person in the corpus
   has a full name ending with it, so "Smith" stays alone next to "John Smith" and "Jane
@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # The grouping's release, recorded in every entity_index row it decided (grouping_version): a
-# change to a decision below is a new release, and `python -m tasks.entity_index --rebuild`
+# change to a decision below is a new release, and `python -m tasks.entities.index --rebuild`
 # brings the rows of earlier runs to it.
 GROUPING_RELEASE = "1"
 PLACES = frozenset({"GPE", "LOC", "FAC"})
@@ -190,7 +190,8 @@ def transliteration(a: str, b: str) -> tuple[str, bool] | None:
 
 @functools.cache
 def exonyms() -> dict[str, int]:
-    """Compact key of every listed place name -> its line number in ``tasks/exonyms.txt``."""
+    """Compact key of every listed place name -> its line number in ``exonyms.txt`` (beside this
+    module)."""
     out = {}
     path = Path(__file__).with_name("exonyms.txt")
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -409,13 +410,15 @@ def _join_transliterations(keys: list[str], reps: dict[str, int],
 
 
 def _join_exonyms(reps: dict[str, int], join: Callable[[int, int, str], None]) -> None:
-    """Place representatives that tasks/exonyms.txt lists as one place join."""
+    """Place representatives that tasks/entities/exonyms.txt lists as one place join."""
     listed: dict[int, list[int]] = defaultdict(list)
     for k, i in reps.items():
         if k in exonyms():
             listed[exonyms()[k]].append(i)
     for line, same in listed.items():
         for j in same[1:]:
+            # the evidence names the list where it was when the grouping release was made: a
+            # recorded table value, the same until a new release (GROUPING_RELEASE)
             join(j, same[0], f"exonym: one place in tasks/exonyms.txt (line {line})")
 
 

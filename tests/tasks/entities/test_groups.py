@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from tasks.entities import NAME_LABELS
-from tasks.entity_groups import (
+from tasks.entities.document import NAME_LABELS
+from tasks.entities.groups import (
     Name,
     acronym_letters,
     find_definitions,
@@ -248,14 +248,14 @@ def test_the_evidence_is_the_same_in_every_process() -> None:
 
     script = (
         "from tasks.entities import NAME_LABELS\n"
-        "from tasks.entity_groups import Name, group_names\n"
+        "from tasks.entities.groups import Name, group_names\n"
         "d = frozenset({'a', 'b'})\n"
         "names = [Name(c, 'PERSON', 2, 2, d) for c in ('Velnika', 'Velnyka', 'Velnisa', "
         "'Velmika', 'Velnira', 'Velnoka')]\n"
         "names += [Name(c, 'GPE', 2, 2, d) for c in ('Kyiv', 'Lviv', 'Odesa')]\n"
         "ids = group_names(names, NAME_LABELS)\n"
         "print(repr(sorted((k, v.merge_evidence) for k, v in ids.items())))\n")
-    repo = Path(__file__).resolve().parents[2]
+    repo = Path(__file__).resolve().parents[3]
     seen = set()
     for seed in ("1", "2", "3", "4"):
         done = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,

@@ -666,13 +666,15 @@ def test_directory_named_like_a_file_is_unreadable(tmp_path: Path) -> None:
 
 
 def test_permission_denied_is_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # chmod 000 is ignored for root, so the denial is simulated where ingest opens the file.
+    # chmod 000 is ignored for root, so the denial is simulated where ingest opens files: its
+    # bounded reader (limits) and the formats (a Parquet file, a file-level reject's id).
     path = write(tmp_path / "secret.txt", "Secret.")
 
     def denied(file: object, *args: object, **kwargs: object) -> None:
         raise PermissionError(13, "Permission denied", str(file))
 
-    monkeypatch.setattr(ingest, "open", denied, raising=False)
+    for module in (ingest.formats, ingest.limits):
+        monkeypatch.setattr(module, "open", denied, raising=False)
     [reject] = read(path)
     assert (reject.reason, reject.source) == ("unreadable", str(path))
     assert reject.detail == f"{path} cannot be read: Permission denied"
@@ -859,7 +861,7 @@ def test_gzip_bombs_are_too_large_rejects_in_bounded_memory(tmp_path: Path) -> N
     run = subprocess.run([sys.executable, "-c", BOMB_READER, str(1024 * MiB), str(MiB),
                           str(64 * MiB), *paths],
                          capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[3])
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout)
     seen = result["seen"]
@@ -939,7 +941,7 @@ def test_parquet_bombs_are_too_large_from_the_footer_in_bounded_memory(tmp_path:
     run = subprocess.run([sys.executable, "-c", BOMB_READER, str(1024 * MiB), str(8 * MiB),
                           str(64 * MiB), *map(str, paths)],
                          capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[2])
+                         cwd=Path(__file__).resolve().parents[3])
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout)
     assert result["seen"] == {

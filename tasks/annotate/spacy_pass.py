@@ -14,21 +14,11 @@ import numpy as np
 import pyarrow as pa
 
 from schemas.tables import CLEANED_V1, DOCUMENTS_V1, ENTITIES_V1, SENTENCES_V1
+from tasks.annotate.casing import readable_case
 from tasks.batch import Batch, Failures, Step, conform, run_step
-from tasks.casing import readable_case
 from tasks.clean import AppliedEdit, OffsetMap
 from tasks.entities import Mention, consistent_entities
-from tasks.models import (  # the model's names, importable from here as before
-    DEFAULT_MODEL,  # noqa: F401
-    MODEL_SPANS,
-    PIECE_CHARS,
-    EntityPatterns,
-    ModelNotFound,  # noqa: F401
-    load_patterns,  # noqa: F401
-    load_pipeline,
-    model_version,  # noqa: F401
-    read_entity_patterns,  # noqa: F401
-)
+from tasks.models import MODEL_SPANS, PIECE_CHARS, EntityPatterns, load_pipeline
 
 if TYPE_CHECKING:  # spaCy is imported where a model is used: a flow process whose batches run
     # on a pool never loads it (32 MB and 0.4 s less there, measured)
@@ -37,7 +27,7 @@ if TYPE_CHECKING:  # spaCy is imported where a model is used: a flow process who
 
 # Pieces the model reads at once. The ner model's working memory grows with the batch: on news
 # text a worker's peak was ~150 MB above its resting size at 64 and ~30 MB at 16, at the same
-# CPU time per token (measured on this project's 2-core machine; see the README).
+# CPU time per token (measured on this project's 2-core machine; see docs/benchmarks.md).
 PIPE_BATCH = 16
 
 

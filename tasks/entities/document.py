@@ -4,7 +4,7 @@ plus the corpus-wide ``entity_index``.
 The statistical model labels each mention on its own, so one document can call the same person
 ORG in one sentence and GPE in the next, or split a name in two. The pure functions here work on
 the mentions of one document (``Mention`` lists, clean-text offsets) and are tested on plain
-spans; ``build_entity_index`` is the whole index in memory (the reference ``tasks.entity_index``
+spans; ``build_entity_index`` is the whole index in memory (the reference ``tasks.entities.index``
 folds runs into incrementally, and equals).
 
 Rules, in the order they run:
@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import pyarrow as pa
 
 from schemas.tables import ENTITY_INDEX_V3
-from tasks.entity_groups import (
+from tasks.entities.groups import (
     GROUPING_RELEASE,
     Name,
     acronym_letters,
@@ -295,7 +295,7 @@ def build_entity_index(entities: pa.Table, documents: pa.Table) -> pa.Table:
 
     A document processed by several runs counts once, in its latest version; ``first_seen`` and
     ``last_seen`` span every version that mentioned the entity. Rows that name one thing across
-    documents share an ``entity_id`` (``tasks.entity_groups``). When ``entities`` has the
+    documents share an ``entity_id`` (``tasks.entities.groups``). When ``entities`` has the
     mentions' ``start_char`` and ``end_char`` and ``documents`` a ``clean_text`` (null where no
     acronym can be defined: ``may_define``), the acronyms the texts define join their names.
     """

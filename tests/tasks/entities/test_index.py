@@ -15,8 +15,8 @@ import pytest
 from bench.synthetic import write_output
 from schemas.tables import TABLES
 from store import PublishedLookup, published_ids, state, table_dataset
-from tasks.entities import build_entity_index
-from tasks.entity_index import published_runs, rebuild_entity_index, update_entity_index
+from tasks.entities.document import build_entity_index
+from tasks.entities.index import published_runs, rebuild_entity_index, update_entity_index
 
 RUN_TABLES = ("documents", "entities", "sightings", "rejects", "edits", "flags", "sentences",
               "runs")
@@ -154,7 +154,7 @@ def test_a_fold_that_died_before_its_commit_is_done_again_once(synthetic, tmp_pa
     out = tmp_path / "out"
     shutil.copytree(synthetic, out, ignore=shutil.ignore_patterns("_index", "entity_index"))
     snapshot = state.load(out)
-    from tasks.entity_index import fold_runs
+    from tasks.entities.index import fold_runs
 
     # a run that wrote its new bucket files and died before the manifest named them
     fold = fold_runs(str(out), snapshot, published_runs(str(out)))
@@ -215,3 +215,18 @@ def test_a_run_that_defines_no_acronym_leaves_the_definitions_file_alone(tmp_pat
     update_entity_index(str(tmp_path))
     assert state.load(str(tmp_path)).files["definitions"] != files
     assert rows(index(tmp_path)) == reference(tmp_path)
+
+
+@pytest.mark.parametrize("module", ["tasks.entities.index", "tasks.entity_index"],
+                         ids=["command", "former-command"])
+def test_the_command_line_runs_by_its_name_and_its_former_one(module: str, tmp_path: Path) -> None:
+    """``python -m tasks.entities.index`` folds published runs in; ``python -m
+    tasks.entity_index`` (its name before the stages had folders) still does the same."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-m", module, "--output", str(tmp_path)],
+                          capture_output=True, text=True, cwd=repo, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("{")

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from schemas.tables import ENTITY_INDEX_V1, ENTITY_INDEX_V3
 from tasks.annotate import DEFAULT_MODEL, load_pipeline, mentions_of, model_version
-from tasks.entities import (
+from tasks.entities.document import (
     Mention,
     build_entity_index,
     consistent_entities,
