@@ -28,9 +28,9 @@ def run_mtclean(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_mtclean_is_the_flows_command_line() -> None:
-    from flows.preprocess import main
+    from flows.cli import main
 
-    assert mtclean().value == "flows.preprocess:main"
+    assert mtclean().value == "flows.cli:main"
     assert mtclean().load() is main  # what `python -m flows.preprocess` runs
 
 
