@@ -138,12 +138,20 @@ class Stack:
         return result.stdout
 
     def get(self, path: str, body: dict | None = None):
-        request = urllib.request.Request(
-            self.api + path, method="GET" if body is None else "POST",
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+        """The API's answer; a busy server's 503 (its database locked by the runs the test
+        started) is retried as Prefect's own client retries it (429, 502, 503, with backoff)."""
+        for attempt in range(6):
+            request = urllib.request.Request(
+                self.api + path, method="GET" if body is None else "POST",
+                data=None if body is None else json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.load(response)
+            except urllib.error.HTTPError as exc:
+                if exc.code not in (429, 502, 503) or attempt == 5:
+                    raise
+                time.sleep(2 ** attempt)
 
     def deployment(self, name: str) -> dict:
         return self.get(f"/deployments/name/preprocess/{name}")
