@@ -375,7 +375,9 @@ class Lookup:
 
     def neighbours(self, keys: set[Key]) -> set[Key]:
         """The names (with documents) that share a grouping key with one of ``keys``."""
-        held = self.rows(keys, ["keys"]).column("keys").to_pylist()
+        # a name's keys are a function of the name (``name_keys``, what the state's ``keys``
+        # column holds): computed, not read back with a scan of every name
+        held = [name_keys(*key) for key in sorted(keys)]
         probes = pa.table({"k": pa.array(sorted(probe_keys(k for ks in held for k in ks)),
                                          pa.string())})
         found = self._query(
@@ -415,11 +417,14 @@ class Lookup:
             self._load(bucket, docs)
 
     def _load(self, bucket: int, docs: set[str]) -> None:
-        table = self.snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket,
-                                          self.fold.changes)
-        table = table.filter(pc.and_(
-            pc.is_in(table.column("doc_id"), pa.array(sorted(docs), pa.string())),
-            pc.is_in(table.column("label"), pa.array(sorted(NAME_LABELS), pa.string()))))
+        wanted = pc.field("doc_id").isin(pa.array(sorted(docs), pa.string())) & pc.field(
+            "label").isin(pa.array(sorted(NAME_LABELS), pa.string()))
+        fresh = self.fold.changes.get("doc_names", {}).get(bucket)
+        if fresh is not None:
+            table = fresh.filter(wanted)
+        else:  # three columns, and only the documents asked for, decoded from the file
+            table = self.snapshot.read("doc_names", STATE_DOC_NAMES_V1, [bucket],
+                                       columns=["doc_id", "canonical", "label"], filter=wanted)
         for doc_id in docs:
             self._doc_names[doc_id] = []
         for d, c, lab in zip(*(table.column(x).to_pylist()
