@@ -80,10 +80,17 @@ class Snapshot:
         return dataset.to_table(columns=columns, filter=filter)
 
     def read_bucket(self, table: str, schema: pa.Schema, bucket: int,
-                    changed: Mapping[str, Mapping[int, pa.Table]] | None = None) -> pa.Table:
-        """One bucket: its new table when ``changed`` holds one, else its file's rows."""
+                    changed: Mapping[str, Mapping[int, pa.Table]] | None = None,
+                    columns: list[str] | None = None,
+                    filter: ds.Expression | None = None,  # noqa: A002
+                    ) -> pa.Table:
+        """One bucket: its new table when ``changed`` holds one, else its file's rows; only
+        the rows ``filter`` keeps and ``columns`` when given (decoded so from a file)."""
         fresh = (changed or {}).get(table, {}).get(bucket)
-        return fresh if fresh is not None else self.read(table, schema, [bucket])
+        if fresh is None:
+            return self.read(table, schema, [bucket], columns=columns, filter=filter)
+        fresh = fresh if filter is None else fresh.filter(filter)
+        return fresh if columns is None else fresh.select(columns)
 
 
 def load(output: str | os.PathLike[str] | Location) -> Snapshot:

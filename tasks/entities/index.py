@@ -419,12 +419,10 @@ class Lookup:
     def _load(self, bucket: int, docs: set[str]) -> None:
         wanted = pc.field("doc_id").isin(pa.array(sorted(docs), pa.string())) & pc.field(
             "label").isin(pa.array(sorted(NAME_LABELS), pa.string()))
-        fresh = self.fold.changes.get("doc_names", {}).get(bucket)
-        if fresh is not None:
-            table = fresh.filter(wanted)
-        else:  # three columns, and only the documents asked for, decoded from the file
-            table = self.snapshot.read("doc_names", STATE_DOC_NAMES_V1, [bucket],
-                                       columns=["doc_id", "canonical", "label"], filter=wanted)
+        # three columns, and only the documents asked for
+        table = self.snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket,
+                                          self.fold.changes, ["doc_id", "canonical", "label"],
+                                          wanted)
         for doc_id in docs:
             self._doc_names[doc_id] = []
         for d, c, lab in zip(*(table.column(x).to_pylist()
