@@ -93,6 +93,29 @@ class Snapshot:
         return fresh if columns is None else fresh.select(columns)
 
 
+@dataclass
+class Draft(Snapshot):
+    """A snapshot written one bucket at a time (a rebuild): each bucket's new rows go to a new
+    file at once, so that nothing but the bucket at hand is held in memory, and a file of its
+    own that a later bucket table replaces is deleted at once. It is not current until
+    ``commit``: a draft that dies leaves the current snapshot whole, and its files are
+    collected by the next commit."""
+
+    own: set[str] = field(default_factory=set)
+
+    def put(self, table: str, bucket: int, rows: pa.Table) -> None:
+        held = self.files.setdefault(table, {})
+        replaced = held.pop(bucket, None)
+        if rows.num_rows:
+            rel = f"{STATE}/{table}/{bucket:03d}-{uuid.uuid4().hex[:12]}.parquet"
+            atomic.write_parquet(self.loc, rel, rows)
+            held[bucket] = rel
+            self.own.add(rel)
+        if replaced in self.own:
+            self.own.discard(replaced)
+            self.loc.fs.delete_file(self.loc.path(replaced))
+
+
 def load(output: str | os.PathLike[str] | Location) -> Snapshot:
     """The current snapshot (empty when the output has none yet)."""
     loc = location(output)
@@ -107,12 +130,11 @@ def load(output: str | os.PathLike[str] | Location) -> Snapshot:
                     list(data["folded"]), dict(data.get("facts", {})))
 
 
-def stage(snapshot: Snapshot, changes: Mapping[str, Mapping[int, pa.Table]],
-          replace: bool = False) -> Snapshot:
+def stage(snapshot: Snapshot, changes: Mapping[str, Mapping[int, pa.Table]]) -> Snapshot:
     """Write the changed buckets as new files: the snapshot they make, not yet current (see
-    ``commit``). An empty table removes its bucket. ``replace``: only ``changes`` (a rebuild)."""
+    ``commit``). An empty table removes its bucket."""
     loc = snapshot.loc
-    files = {} if replace else {t: dict(b) for t, b in snapshot.files.items()}
+    files = {t: dict(b) for t, b in snapshot.files.items()}
     for table, buckets in changes.items():
         held = files.setdefault(table, {})
         for bucket, rows in buckets.items():

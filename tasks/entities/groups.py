@@ -288,18 +288,21 @@ def find_definitions(text: str, spans: Iterable[tuple[int, int, str]]
 def group_names(names: Iterable[Name], labels: frozenset[str],
                 defined: Mapping[tuple[str, str], frozenset[str]] | None = None,
                 cooccurring: Callable[[Name], frozenset[str]] | None = None,
+                ahead: Callable[[list[Name]], None] | None = None,
                 ) -> dict[tuple[str, str], Identity]:
     """Each (canonical, label) row's entity: id, canonical form, aliases and merge evidence.
     Only rows with one of ``labels`` (names, not numbers or dates) are grouped. ``defined``:
     (acronym letters, canonical) -> the documents whose text defines that name as that acronym
     (``find_definitions``). ``cooccurring``: the other names (canonical forms) mentioned in a
     name's documents, when ``names`` is a part of the corpus (the incremental index asks the
-    corpus); by default they are found among ``names``."""
+    corpus); by default they are found among ``names``. ``ahead``: told, before it is asked,
+    of the names whose co-occurring names one step will ask for, all at once (so that they are
+    read in one pass)."""
     names = sorted(names, key=lambda n: (n.canonical, n.label))
     index = {(n.canonical, n.label): i for i, n in enumerate(names)}
     keys = [name_key(n.canonical) for n in names]
     groups = _Groups(names)
-    context = _context(names, labels, cooccurring)
+    context = _context(names, labels, cooccurring, ahead)
     by_family = _by_family(names, keys, labels)
     for fam, members in by_family.items():
         by_key = _join_same_names(names, keys, fam, members, groups.join)
@@ -340,11 +343,33 @@ class _Groups:
         self.parent[self.find(i)] = self.find(j)
 
 
+class _Asked:
+    """Co-occurring names asked of ``cooccurring``, by row, each once; ``ahead`` is told of
+    the rows a step will ask about before it asks."""
+
+    def __init__(self, names: list[Name], cooccurring: Callable[[Name], frozenset[str]],
+                 ahead: Callable[[list[Name]], None] | None) -> None:
+        self.names, self.cooccurring, self._ahead = names, cooccurring, ahead
+        self.known: dict[int, frozenset[str]] = {}
+
+    def __call__(self, i: int) -> frozenset[str]:
+        if i not in self.known:
+            self.known[i] = self.cooccurring(self.names[i])
+        return self.known[i]
+
+    def ahead(self, rows: Iterable[int]) -> None:
+        if self._ahead is not None:
+            self._ahead([self.names[i] for i in sorted(set(rows)) if i not in self.known])
+
+
 def _context(names: list[Name], labels: frozenset[str],
              cooccurring: Callable[[Name], frozenset[str]] | None,
+             ahead: Callable[[list[Name]], None] | None = None,
              ) -> Callable[[int], frozenset[str]]:
     """Other names (not numbers or dates) mentioned in the documents of ``names[i]``, by
     ``i``: asked of ``cooccurring`` when given, else found among ``names``; each once."""
+    if cooccurring is not None:
+        return _Asked(names, cooccurring, ahead)
     in_document: dict[str, list[int]] = defaultdict(list)
     for i, n in enumerate(names):
         if n.label in labels:
@@ -353,8 +378,6 @@ def _context(names: list[Name], labels: frozenset[str],
 
     @functools.cache
     def context(i: int) -> frozenset[str]:
-        if cooccurring is not None:
-            return cooccurring(names[i])
         return frozenset(names[j].canonical for d in names[i].documents
                          for j in in_document[d] if j != i)
 
@@ -395,11 +418,11 @@ def _join_transliterations(keys: list[str], reps: dict[str, int],
     """Representatives one transliteration apart join. Candidates are the keys that share
     every word but one and a one-deletion form of that one (exact for one edit, and linear in
     the number of names)."""
-    for i, j in _one_edit_pairs({keys[i]: i for i in reps.values()}):
-        found = transliteration(keys[i], keys[j])
-        if found is None:
-            continue
-        why, roman = found
+    pairs = [(i, j, found) for i, j in _one_edit_pairs({keys[i]: i for i in reps.values()})
+             if (found := transliteration(keys[i], keys[j])) is not None]
+    if hasattr(context, "ahead"):  # the co-occurring names it will ask for, read at once
+        context.ahead(k for i, j, (_, roman) in pairs if not roman for k in (i, j))
+    for i, j, (why, roman) in pairs:
         if not roman:
             shared = context(i) & context(j)
             if len(shared) < SHARED_CONTEXT:

@@ -49,6 +49,7 @@ from schemas.tables import (
     TABLES,
 )
 from store import atomic, output_lock, state
+from store.faults import failpoint
 from store.layout import ENTITY_INDEX, location
 from store.read import (
     ID_TABLES,
@@ -81,6 +82,7 @@ log = logging.getLogger(__name__)
 
 DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
 REBUILD_DOCUMENTS = 5_000  # documents folded at a time by a rebuild (its memory bound)
+GROUP_BUCKETS = state.BUCKETS  # buckets of names a rebuild decides the entities of at a time
 PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily
 Key = tuple[str, str]  # (canonical, label)
 
@@ -160,6 +162,15 @@ class Fold:
     changes: dict[str, dict[int, pa.Table]] = field(default_factory=lambda: defaultdict(dict))
     touched: set[Key] = field(default_factory=set)
     stats: dict[str, float] = field(default_factory=dict)
+    # a rebuild's: each new bucket table is written into the draft at once (and read back from
+    # it), not held in ``changes``, so that the fold holds one bucket at a time
+    draft: state.Draft | None = None
+
+    def put(self, table: str, bucket: int, rows: pa.Table) -> None:
+        if self.draft is None:
+            self.changes[table][bucket] = rows
+        else:
+            self.draft.put(table, bucket, rows)
 
 
 def _concat(tables: list[pa.Table], schema: pa.Schema) -> pa.Table:
@@ -183,13 +194,15 @@ def _fold_ids(snapshot: state.Snapshot, fold: Fold, rows: pa.Table, runs: list[s
         old = snapshot.read_bucket("ids", STATE_IDS_V1, bucket, fold.changes)
         # rows of these runs already there (a fold that died after writing them) are replaced
         old = old.filter(pc.invert(pc.is_in(old.column("run_id"), pa.array(runs, pa.string()))))
-        fold.changes["ids"][bucket] = _concat([old, new], STATE_IDS_V1)
+        fold.put("ids", bucket, _concat([old, new], STATE_IDS_V1))
 
 
 def fold_runs(output: str, snapshot: state.Snapshot, runs: list[str],
-              replace_state: bool = False) -> Fold:
-    """The state's changes from folding the published ``runs`` in (nothing written)."""
-    fold = Fold()
+              fold: Fold | None = None, regroup: bool = True) -> Fold:
+    """The state's changes from folding the published ``runs`` in (nothing written, unless
+    ``fold`` writes into a draft). ``regroup``: decide the entities around the touched names
+    (a rebuild decides them once, after every run is folded)."""
+    fold = fold or Fold()
     started = time.perf_counter()
     _fold_ids(snapshot, fold, _ids_rows(output, runs), runs)
     docs = _run_rows(output, "documents", runs, ["doc_id", "run_id", "processed_at"])
@@ -198,7 +211,7 @@ def fold_runs(output: str, snapshot: state.Snapshot, runs: list[str],
                                                     "start_char", "end_char"])
         _fold_documents(output, snapshot, fold, docs, ents)
         fold.stats["names_touched"] = len(fold.touched)
-        if fold.touched:
+        if fold.touched and regroup:
             _regroup(snapshot, fold)
     fold.stats["seconds"] = time.perf_counter() - started
     return fold
@@ -214,9 +227,11 @@ def _fold_documents(output: str, snapshot: state.Snapshot, fold: Fold, docs: pa.
     old_by_doc: dict[str, list[dict]] = defaultdict(list)
     doc_tables: dict[int, pa.Table] = {}
     wanted = pa.array(sorted(newest), pa.string())
-    for bucket in sorted(set(state.buckets_of(newest))):
+    buckets = sorted(set(state.buckets_of(newest)))
+    for bucket in buckets:
         table = snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket)
-        doc_tables[bucket] = table
+        if fold.draft is None:  # a rebuild's chunk touches every bucket: read again below
+            doc_tables[bucket] = table
         for row in table.filter(pc.is_in(table.column("doc_id"), wanted)).to_pylist():
             old_by_doc[row["doc_id"]].append(row)
     current = {d for d, v in newest.items()
@@ -237,10 +252,13 @@ def _fold_documents(output: str, snapshot: state.Snapshot, fold: Fold, docs: pa.
     # doc_names: the replaced versions out, the new ones in
     new_rows = state.split(pa.Table.from_pylist(added, schema=STATE_DOC_NAMES_V1), "doc_id")
     out = pa.array(sorted(current), pa.string())
-    for bucket, table in doc_tables.items():
+    for bucket in buckets:
+        table = doc_tables.pop(bucket, None)
+        if table is None:
+            table = snapshot.read_bucket("doc_names", STATE_DOC_NAMES_V1, bucket)
         table = table.filter(pc.invert(pc.is_in(table.column("doc_id"), out)))
-        fold.changes["doc_names"][bucket] = _concat(
-            [table, new_rows.get(bucket, STATE_DOC_NAMES_V1.empty_table())], STATE_DOC_NAMES_V1)
+        fold.put("doc_names", bucket, _concat(
+            [table, new_rows.get(bucket, STATE_DOC_NAMES_V1.empty_table())], STATE_DOC_NAMES_V1))
     # first and last seen span every version of the chunk that mentions the name
     dated = ents.select(["doc_id", "run_id", "canonical", "label"]).join(
         docs, keys=["doc_id", "run_id"], join_type="inner")
@@ -283,9 +301,9 @@ def _fold_names(snapshot: state.Snapshot, fold: Fold, added: list[dict], removed
                 row["first_seen"] = min(row["first_seen"], spans[key][0])
                 row["last_seen"] = max(row["last_seen"], spans[key][1])
             rows[key] = row
-        fold.changes["names"][bucket] = _concat(
+        fold.put("names", bucket, _concat(
             [table.filter(pc.invert(mask)),
-             pa.Table.from_pylist(list(rows.values()), schema=STATE_NAMES_V1)], STATE_NAMES_V1)
+             pa.Table.from_pylist(list(rows.values()), schema=STATE_NAMES_V1)], STATE_NAMES_V1))
 
 
 def _is_key(table: pa.Table, keys: Iterable[Key]) -> pa.ChunkedArray | pa.Array:
@@ -337,8 +355,8 @@ def _fold_definitions(output: str, snapshot: state.Snapshot, fold: Fold, cur_ent
         fold.touched |= {(r["canonical"], lab) for r in rows for lab in NAME_LABELS}
     if not rows and old.num_rows == held.num_rows:
         return  # unchanged: not written again (the table grows with the corpus)
-    fold.changes["definitions"][0] = _concat(
-        [old, pa.Table.from_pylist(rows, schema=STATE_DEFINITIONS_V1)], STATE_DEFINITIONS_V1)
+    fold.put("definitions", 0, _concat(
+        [old, pa.Table.from_pylist(rows, schema=STATE_DEFINITIONS_V1)], STATE_DEFINITIONS_V1))
 
 
 # --- step 3: the grouping around what was touched ---------------------------------------------
@@ -482,9 +500,9 @@ def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
         mask = _is_key(table, keys)
         updated = [{**r, **_identity_columns(changed[(r["canonical"], r["label"])])}
                    for r in table.filter(mask).to_pylist()]
-        fold.changes["names"][bucket] = _concat(
+        fold.put("names", bucket, _concat(
             [table.filter(pc.invert(mask)),
-             pa.Table.from_pylist(updated, schema=STATE_NAMES_V1)], STATE_NAMES_V1)
+             pa.Table.from_pylist(updated, schema=STATE_NAMES_V1)], STATE_NAMES_V1))
 
 
 def _decide(lookup: Lookup, snapshot: state.Snapshot, fold: Fold, region: set[Key]
@@ -503,8 +521,10 @@ def _decide(lookup: Lookup, snapshot: state.Snapshot, fold: Fold, region: set[Ke
         *(rows.column(x).to_pylist() for x in ("canonical", "label", "n_documents",
                                                 "n_mentions", "documents")))]
     defined = _defined(snapshot, fold, {n.canonical for n in names})
-    lookup.prefetch(names)  # one pass over the buckets beats a read per name asked about
-    identity = group_names(names, NAME_LABELS, defined, lookup.cached_cooccurring)
+    if fold.draft is None:  # a rebuild's region is most names: their documents, every one
+        lookup.prefetch(names)  # one pass over the buckets beats a read per name asked about
+    identity = group_names(names, NAME_LABELS, defined, lookup.cached_cooccurring,
+                           lookup.prefetch)
     adopted_ids = {identity[k].entity_id for k in region if k in identity}
     adopt = {k: v for k, v in identity.items() if v.entity_id in adopted_ids}
     old = {(c, lab): (e, ec, el, tuple(a), m, g) for c, lab, e, ec, el, a, m, g in zip(
@@ -575,32 +595,51 @@ def update_entity_index(output: str) -> dict:
     return report
 
 
-def _commit(snapshot: state.Snapshot, fold: Fold, runs: list[str], publish: bool,
-            replace: bool = False) -> state.Snapshot:
+def _commit(snapshot: state.Snapshot, fold: Fold, runs: list[str], publish: bool
+            ) -> state.Snapshot:
     # the index is written from the state as it will be, before the manifest says so: a run
     # that dies between the two folds the same runs again and writes the same index
-    staged = state.stage(snapshot, fold.changes, replace=replace)
+    staged = state.stage(snapshot, fold.changes)
     if publish:
         write_index(staged)
-    return state.commit(snapshot, staged, runs, {"grouping": GROUPING_RELEASE},
-                        replace=replace)
+    return state.commit(snapshot, staged, runs, {"grouping": GROUPING_RELEASE})
 
 
-def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS) -> dict:
-    """The state and the index from the published tables alone, a few runs at a time (at most
-    about ``max_documents`` documents in memory), every entity decided by this release."""
+def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS,
+                         group_buckets: int = GROUP_BUCKETS) -> dict:
+    """The state and the index from the published tables alone, every entity decided by this
+    release, in memory bounded by the work at hand, not the corpus: the runs are folded a few
+    at a time (about ``max_documents`` documents), each new bucket table written at once into
+    a draft snapshot; then the entities are decided ``group_buckets`` buckets of names at a
+    time (each a region, as a run's fold decides one). The draft becomes the state in one
+    commit, after the index is written from it: a rebuild that dies leaves the state and the
+    index as they were."""
     started = time.perf_counter()
-    snapshot = state.Snapshot(location(output))
-    chunks = list(_chunks(output, published_runs(output), max_documents))
-    for i, runs in enumerate(chunks):
-        fold = fold_runs(output, snapshot, runs)
-        last = i == len(chunks) - 1
-        snapshot = _commit(snapshot, fold, runs, publish=last, replace=i == 0)
-        log.info("rebuild: folded %d of %d chunks (%d runs)", i + 1, len(chunks), len(runs))
-    if not chunks:
-        write_index(snapshot)
-    return {"runs": sum(len(c) for c in chunks), "chunks": len(chunks),
-            "seconds": time.perf_counter() - started}
+    current = state.load(output)
+    draft = state.Draft(location(output))
+    runs = published_runs(output)
+    chunks = list(_chunks(output, runs, max_documents))
+    for i, chunk in enumerate(chunks):
+        fold_runs(output, draft, chunk, Fold(draft=draft), regroup=False)
+        failpoint("rebuild")
+        log.info("rebuild: folded %d of %d chunks (%d runs)", i + 1, len(chunks), len(chunk))
+    folded = time.perf_counter()
+    buckets = sorted(draft.files.get("names", {}))
+    batches = [buckets[i:i + group_buckets] for i in range(0, len(buckets), group_buckets)]
+    for i, batch in enumerate(batches):
+        names = draft.read("names", STATE_NAMES_V1, batch, columns=["canonical", "label"],
+                           filter=pc.field("n_documents") > 0)
+        fold = Fold(draft=draft, touched=_key_set(names))
+        _regroup(draft, fold)
+        failpoint("rebuild")
+        log.info("rebuild: grouped %d of %d parts (%d names)", i + 1, len(batches),
+                 names.num_rows)
+    write_index(draft)
+    state.commit(current, draft, runs, {"grouping": GROUPING_RELEASE}, replace=True)
+    done = time.perf_counter()
+    return {"runs": len(runs), "chunks": len(chunks), "group_parts": len(batches),
+            "fold_seconds": round(folded - started, 1),
+            "group_seconds": round(done - folded, 1), "seconds": done - started}
 
 
 def _chunks(output: str, runs: list[str], max_documents: int) -> Iterator[list[str]]:
@@ -628,10 +667,14 @@ def main(argv: list[str] | None = None) -> int:
                              "release), in bounded memory")
     parser.add_argument("--max-documents", type=int, default=REBUILD_DOCUMENTS,
                         help="documents folded at a time by --rebuild (its memory bound)")
+    parser.add_argument("--group-buckets", type=int, default=GROUP_BUCKETS,
+                        help=f"buckets of names (of {state.BUCKETS}) --rebuild decides the "
+                             "entities of at a time")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with output_lock(args.output):
-        done = (rebuild_entity_index(args.output, args.max_documents) if args.rebuild
+        done = (rebuild_entity_index(args.output, args.max_documents, args.group_buckets)
+                if args.rebuild
                 else update_entity_index(args.output))
     print(done)
     return 0

@@ -144,8 +144,8 @@ def test_folding_run_by_run_equals_the_index_of_every_table_at_once(synthetic, t
     assert rows(index(out)) == reference(synthetic)
     # and a rebuild from the tables alone, a few runs at a time, gives the same index
     before = index(out)
-    rebuilt = rebuild_entity_index(str(out), max_documents=300)
-    assert rebuilt["chunks"] == 6
+    rebuilt = rebuild_entity_index(str(out), max_documents=300, group_buckets=8)
+    assert rebuilt["chunks"] == 6 and rebuilt["group_parts"] == 8
     assert rows(index(out)) == rows(before)
     assert set(state.load(out).folded) == set(runs)
 
@@ -215,6 +215,46 @@ def test_a_run_that_defines_no_acronym_leaves_the_definitions_file_alone(tmp_pat
     update_entity_index(str(tmp_path))
     assert state.load(str(tmp_path)).files["definitions"] != files
     assert rows(index(tmp_path)) == reference(tmp_path)
+
+
+def files_of(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and p.name != ".lock"}
+
+
+@pytest.mark.parametrize("killed_at", [2, 7], ids=["folding", "grouped"])
+def test_a_rebuild_killed_midway_leaves_the_state_and_the_index_as_they_were(
+        synthetic, tmp_path, killed_at: int) -> None:
+    """A rebuild writes its new state as a draft, one bucket at a time, and makes it current
+    in one commit after the index: killed while folding the runs or deciding the entities
+    (a SIGKILL, as a crash), it leaves every file as it was; the next rebuild finishes. (Six
+    chunks of one run, then one part of names: the 7th failpoint is after the grouping.)"""
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    shutil.copytree(synthetic, out)
+    update_entity_index(str(out))
+    before = files_of(out)
+    repo = Path(__file__).resolve().parents[3]
+    command = [sys.executable, "-m", "tasks.entities.index", "--output", str(out), "--rebuild",
+               "--max-documents", "300"]
+    env = dict(os.environ, MTCLEAN_FAILPOINT=f"rebuild:{killed_at}")
+    died = subprocess.run(command, capture_output=True, text=True, cwd=repo, env=env,
+                          timeout=300)
+    assert died.returncode == -9, died.stderr
+    left = files_of(out)
+    drafted = set(left) - set(before)
+    assert drafted and all(f.startswith("_index/") for f in drafted)  # the draft's, unnamed
+    assert {f: left[f] for f in before} == before  # the state and the index: untouched
+    env.pop("MTCLEAN_FAILPOINT")
+    done = subprocess.run(command, capture_output=True, text=True, cwd=repo, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert rows(index(out)) == reference(synthetic)
+    named = {f for held in state.load(out).files.values() for f in held.values()}
+    assert {f for f in files_of(out) if f.startswith("_index/")} == named | {state.MANIFEST}
 
 
 @pytest.mark.parametrize("module", ["tasks.entities.index", "tasks.entity_index"],
