@@ -82,7 +82,7 @@ log = logging.getLogger(__name__)
 
 DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
 REBUILD_DOCUMENTS = 5_000  # documents folded at a time by a rebuild (its memory bound)
-GROUP_BUCKETS = state.BUCKETS  # buckets of names a rebuild decides the entities of at a time
+GROUP_NAMES = 50_000  # names a rebuild decides the entities of at a time (whole components)
 PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily
 Key = tuple[str, str]  # (canonical, label)
 
@@ -606,14 +606,15 @@ def _commit(snapshot: state.Snapshot, fold: Fold, runs: list[str], publish: bool
 
 
 def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS,
-                         group_buckets: int = GROUP_BUCKETS) -> dict:
+                         group_names_at_once: int = GROUP_NAMES) -> dict:
     """The state and the index from the published tables alone, every entity decided by this
     release, in memory bounded by the work at hand, not the corpus: the runs are folded a few
     at a time (about ``max_documents`` documents), each new bucket table written at once into
-    a draft snapshot; then the entities are decided ``group_buckets`` buckets of names at a
-    time (each a region, as a run's fold decides one). The draft becomes the state in one
-    commit, after the index is written from it: a rebuild that dies leaves the state and the
-    index as they were."""
+    a draft snapshot; then the entities are decided a part of the names at a time: whole
+    components of the graph of the names that share a grouping key, packed into parts of about
+    ``group_names_at_once`` names (a component is never split: nothing outside it is compared
+    with its names). The draft becomes the state in one commit, after the index is written
+    from it: a rebuild that dies leaves the state and the index as they were."""
     started = time.perf_counter()
     current = state.load(output)
     draft = state.Draft(location(output))
@@ -624,22 +625,75 @@ def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS,
         failpoint("rebuild")
         log.info("rebuild: folded %d of %d chunks (%d runs)", i + 1, len(chunks), len(chunk))
     folded = time.perf_counter()
-    buckets = sorted(draft.files.get("names", {}))
-    batches = [buckets[i:i + group_buckets] for i in range(0, len(buckets), group_buckets)]
-    for i, batch in enumerate(batches):
-        names = draft.read("names", STATE_NAMES_V1, batch, columns=["canonical", "label"],
-                           filter=pc.field("n_documents") > 0)
-        fold = Fold(draft=draft, touched=_key_set(names))
-        _regroup(draft, fold)
+    parts = _parts(draft, group_names_at_once)
+    for i, part in enumerate(parts):
+        _regroup(draft, Fold(draft=draft, touched=part))
         failpoint("rebuild")
-        log.info("rebuild: grouped %d of %d parts (%d names)", i + 1, len(batches),
-                 names.num_rows)
+        log.info("rebuild: grouped %d of %d parts (%d names)", i + 1, len(parts), len(part))
     write_index(draft)
     state.commit(current, draft, runs, {"grouping": GROUPING_RELEASE}, replace=True)
     done = time.perf_counter()
-    return {"runs": len(runs), "chunks": len(chunks), "group_parts": len(batches),
+    return {"runs": len(runs), "chunks": len(chunks), "group_parts": len(parts),
             "fold_seconds": round(folded - started, 1),
             "group_seconds": round(done - folded, 1), "seconds": done - started}
+
+
+def _parts(snapshot: state.Snapshot, size: int) -> list[set[Key]]:
+    """The names to group (of ``NAME_LABELS``, in a document), in parts of whole connected
+    components of the names' key graph (two names are linked when one's probe keys meet the
+    other's keys; linked through a key node, so a little coarser), each part about ``size``
+    names or one component. Components are found in DuckDB (the edges) and numpy (label
+    propagation over integer arrays): O(names) integers, not the names' objects."""
+    import duckdb
+    import numpy as np
+
+    files = snapshot.paths("names")
+    if not files:
+        return []
+    con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "threads": 2})
+    labels = pa.table({"label": pa.array(sorted(NAME_LABELS), pa.string())})
+    con.register("labels", labels)
+    con.execute("CREATE TEMP TABLE n AS SELECT row_number() OVER () - 1 AS id, canonical, "
+                f"label, keys FROM read_parquet({files!r}) WHERE n_documents > 0 "
+                "AND label IN (SELECT label FROM labels)")
+    con.execute("CREATE TEMP TABLE k AS SELECT id, unnest(keys) AS k FROM n")
+    # a name's probe keys (PROBES, so the graph and the lookups cannot drift apart)
+    con.register("probes", pa.table({"kind": [k for k, to in PROBES.items() for _ in to],
+                                     "probe": [c for to in PROBES.values() for c in to]}))
+    con.execute("CREATE TEMP TABLE p AS SELECT id, coalesce(probe, left(k, 1)) || substr(k, 2) "
+                "AS k FROM k LEFT JOIN probes ON left(k, 1) = kind")
+    con.execute("CREATE TEMP TABLE nodes AS SELECT k, row_number() OVER () - 1 AS node FROM "
+                "(SELECT DISTINCT k FROM p SEMI JOIN k USING (k))")
+    edges = con.sql("SELECT id, node FROM (SELECT id, k FROM k UNION SELECT id, k FROM p) "
+                    "JOIN nodes USING (k)").fetchnumpy()
+    names = con.sql("SELECT canonical, label FROM n ORDER BY id").to_arrow_table()
+    con.close()
+    a = np.asarray(edges["id"], dtype=np.int64)
+    b = np.asarray(edges["node"], dtype=np.int64)
+    n = names.num_rows
+    component = np.arange(n, dtype=np.int64)
+    if len(a):
+        at_node = np.full(int(b.max()) + 1, n, dtype=np.int64)
+        while True:  # each name and key node takes the least label it is linked to
+            np.minimum.at(at_node, b, component[a])
+            new = component.copy()
+            np.minimum.at(new, a, at_node[b])
+            if np.array_equal(new, component):
+                break
+            component = new
+    order = np.argsort(component, kind="stable")
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    canonical, label = names.column("canonical").to_pylist(), names.column("label").to_pylist()
+    parts: list[set[Key]] = []
+    part: set[Key] = set()
+    for members in np.split(order, bounds):
+        if part and len(part) + len(members) > size:
+            parts.append(part)
+            part = set()
+        part |= {(canonical[i], label[i]) for i in members.tolist()}
+    if part:
+        parts.append(part)
+    return parts
 
 
 def _chunks(output: str, runs: list[str], max_documents: int) -> Iterator[list[str]]:
@@ -667,13 +721,13 @@ def main(argv: list[str] | None = None) -> int:
                              "release), in bounded memory")
     parser.add_argument("--max-documents", type=int, default=REBUILD_DOCUMENTS,
                         help="documents folded at a time by --rebuild (its memory bound)")
-    parser.add_argument("--group-buckets", type=int, default=GROUP_BUCKETS,
-                        help=f"buckets of names (of {state.BUCKETS}) --rebuild decides the "
-                             "entities of at a time")
+    parser.add_argument("--group-names", type=int, default=GROUP_NAMES,
+                        help="names --rebuild decides the entities of at a time (whole "
+                             "components of names that share a grouping key)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with output_lock(args.output):
-        done = (rebuild_entity_index(args.output, args.max_documents, args.group_buckets)
+        done = (rebuild_entity_index(args.output, args.max_documents, args.group_names)
                 if args.rebuild
                 else update_entity_index(args.output))
     print(done)
