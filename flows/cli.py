@@ -22,11 +22,12 @@ from pydantic import ValidationError
 
 import flows.preprocess as flow_module
 from flows.preprocess import preprocess
-from flows.runners import choose_runner, local_server
+from flows.runners import choose_runner
 from flows.server import (
     ConfiguredServerDown,
     TemporaryServerTimeout,
     configured_server,
+    local_server,
     prefect_starts_no_server,
     temporary_server,
 )
@@ -42,7 +43,7 @@ def _run_starting_the_server(server: str | None, values: dict) -> dict:
     which boots while this process loads what the run will need."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if server:
+    if server:  # PREFECT_API_URL's own (set again, unchanged) or `make server`'s (set here)
         with temporary_settings({PREFECT_API_URL: server}):
             return preprocess(**values)
     with temporary_server(meanwhile=lambda: _load_ahead(values)) as url, \

@@ -6,8 +6,6 @@
 - ``workers_share_this_api``: worker processes report to the run's own API. Without it every
   spawned worker of a run on Prefect's temporary server starts a temporary server of its own.
 - ``subflows_beat_with_their_parent``: the batches' subflow sends no heartbeats of its own.
-- ``local_server``: the server ``make server`` starts; the CLI uses it when it is up, so runs
-  skip the temporary server and their history stays in the UI.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ RUNNERS = ("auto", "thread", "process", "dask")
 # on 2 cores, two workers take ~10 s to start and one process annotates ~70 KB/s, so a pool
 # gains nothing under ~1.5 MB.
 AUTO_POOL_BYTES = 2_000_000
-LOCAL_SERVER = "http://127.0.0.1:4200/api"
 
 
 def default_workers() -> int:
@@ -111,21 +108,3 @@ def subflows_beat_with_their_parent() -> Iterator[None]:
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
-
-
-def local_server(url: str | None = None) -> str | None:
-    """The local server's API URL (``MTCLEAN_PREFECT_SERVER``, default 127.0.0.1:4200) if a
-    Prefect server answers there and no API is configured, else None."""
-    from prefect.settings import PREFECT_API_URL
-
-    url = url or os.environ.get("MTCLEAN_PREFECT_SERVER") or LOCAL_SERVER
-
-    if PREFECT_API_URL.value() or os.environ.get("MTCLEAN_NO_LOCAL_SERVER"):
-        return None
-    import httpx
-
-    try:
-        ok = httpx.get(f"{url}/health", timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return None
-    return url if ok else None

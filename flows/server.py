@@ -1,4 +1,6 @@
-"""The run's own temporary Prefect API server, for a one-off run with no server to talk to.
+"""Which Prefect API a run talks to: the one ``PREFECT_API_URL`` names (``configured_server``),
+else the one ``make server`` starts, if it answers (``local_server``: the run's history stays in
+its UI), else the run's own temporary server, for a one-off run with no server to talk to.
 
 Prefect starts the same server by itself (its "ephemeral" server), but only once the flow is
 called, and its launcher lives in ``prefect.server.api.server``, whose import alone took 3.7 s
@@ -28,6 +30,7 @@ from collections.abc import Callable, Iterator
 # PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS is not set; a value set there is respected.
 TEMPORARY_SERVER_WAIT = 120
 _PREFECT_DEFAULT_WAIT = 20
+LOCAL_SERVER = "http://127.0.0.1:4200/api"  # `make server`'s (MTCLEAN_PREFECT_SERVER to change)
 
 log = logging.getLogger(__name__)
 
@@ -40,25 +43,43 @@ class ConfiguredServerDown(RuntimeError):
     pass
 
 
+def answers(url: str, timeout: float) -> int | None:
+    """The HTTP status of the API's /health at ``url``, or None when nothing answers."""
+    import httpx
+
+    try:
+        return httpx.get(f"{url.rstrip('/')}/health", timeout=timeout).status_code
+    except httpx.HTTPError:
+        return None
+
+
 def configured_server() -> str | None:
     """The API named by ``PREFECT_API_URL`` (the environment or the Prefect profile), if one is;
     the run then uses it, never a server of its own. Raises ``ConfiguredServerDown``, with what
     to do, when nothing answers there (any HTTP answer counts: a cloud workspace URL has no
     /health of its own)."""
-    import httpx
     from prefect.settings import PREFECT_API_URL
 
     url = PREFECT_API_URL.value()
     if not url:
         return None
-    try:
-        httpx.get(f"{url.rstrip('/')}/health", timeout=5)
-    except httpx.HTTPError as exc:
+    if answers(url, timeout=5) is None:
         raise ConfiguredServerDown(
-            f"PREFECT_API_URL={url} does not answer ({type(exc).__name__}); nothing was "
-            "written. Start that server (`make server` starts one on 127.0.0.1:4200), or unset "
-            "PREFECT_API_URL for a run with a temporary server of its own") from None
+            f"PREFECT_API_URL={url} does not answer; nothing was written. Start that server "
+            "(`make server` starts one on 127.0.0.1:4200), or unset PREFECT_API_URL for a run "
+            "with a temporary server of its own")
     return url
+
+
+def local_server(url: str | None = None) -> str | None:
+    """The local server's API URL (``MTCLEAN_PREFECT_SERVER``, default ``LOCAL_SERVER``) if no
+    API is configured and a Prefect server there is healthy, else None."""
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value() or os.environ.get("MTCLEAN_NO_LOCAL_SERVER"):
+        return None
+    url = url or os.environ.get("MTCLEAN_PREFECT_SERVER") or LOCAL_SERVER
+    return url if answers(url, timeout=0.5) == 200 else None
 
 
 def startup_wait() -> float:

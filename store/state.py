@@ -102,6 +102,10 @@ class Draft(Snapshot):
     collected by the next commit."""
 
     own: set[str] = field(default_factory=set)
+    # while other processes read the draft as it was (a rebuild's parts decided on Dask), the
+    # files it replaces are kept, and deleted by ``collect``
+    keep_replaced: bool = False
+    replaced: list[str] = field(default_factory=list)
 
     def put(self, table: str, bucket: int, rows: pa.Table) -> None:
         held = self.files.setdefault(table, {})
@@ -113,7 +117,14 @@ class Draft(Snapshot):
             self.own.add(rel)
         if replaced in self.own:
             self.own.discard(replaced)
-            self.loc.fs.delete_file(self.loc.path(replaced))
+            self.replaced.append(replaced)
+            if not self.keep_replaced:
+                self.collect()
+
+    def collect(self) -> None:
+        """Delete the files of its own it has replaced."""
+        while self.replaced:
+            self.loc.fs.delete_file(self.loc.path(self.replaced.pop()))
 
 
 def load(output: str | os.PathLike[str] | Location) -> Snapshot:

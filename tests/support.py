@@ -1,6 +1,7 @@
 """What several test modules share: a Dask cluster as on a real deployment (a scheduler and
 workers started as separate processes on 127.0.0.1, each worker in a folder of its own), and
-what two outputs of the same inputs must agree on whatever their run ids."""
+what two outputs of the same inputs must agree on whatever their run ids, and a one-off run
+from a shell."""
 
 from __future__ import annotations
 
@@ -12,6 +13,22 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def one_off_run(source: Path, output: Path, home: Path | str, unset: tuple[str, ...] = (),
+                **env: str) -> subprocess.CompletedProcess:
+    """``python -m flows.preprocess`` as a user runs it once from a shell: its own PREFECT_HOME,
+    no API named (unless ``env`` names one) and no `make server` looked for; ``unset`` the
+    test's other settings a run must not see."""
+    full = dict(os.environ, PREFECT_HOME=str(home), MTCLEAN_NO_LOCAL_SERVER="1")
+    for name in ("PREFECT_API_URL", *unset):
+        full.pop(name, None)
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "flows.preprocess", "--source", str(source),
+                           "--output", str(output), "--runner", "thread"], env=full, cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
 
 
 def free_port() -> int:

@@ -473,10 +473,16 @@ def _key_set(table: pa.Table) -> set[Key]:
 
 def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
     """Step 3: decide the entities again around the touched names; write changed identities."""
+    _write_identities(snapshot, fold, _changed_around(snapshot, fold))
+
+
+def _changed_around(snapshot: state.Snapshot, fold: Fold) -> dict[Key, Identity]:
+    """The identities that change when the entities are decided again around the touched
+    names (read only: nothing is written)."""
     lookup = Lookup(snapshot, fold)
     touched = {k for k in fold.touched if k[1] in NAME_LABELS}
     if not touched:
-        return
+        return {}
     # the region: the touched names, the names they could be joined with, and their entities
     region = touched | lookup.neighbours(touched)
     region |= lookup.mates(region)
@@ -492,6 +498,11 @@ def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
         region |= outside | lookup.mates(outside)
     fold.stats.update(region=len(region), facts=n_facts, regrouped=n_adopted, rounds=rounds)
     fold.stats["identities_changed"] = len(changed)
+    return changed
+
+
+def _write_identities(snapshot: state.Snapshot, fold: Fold, changed: dict[Key, Identity]
+                      ) -> None:
     by_bucket: dict[int, list[Key]] = defaultdict(list)
     for key in changed:
         by_bucket[name_bucket(*key)].append(key)
@@ -606,15 +617,18 @@ def _commit(snapshot: state.Snapshot, fold: Fold, runs: list[str], publish: bool
 
 
 def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS,
-                         group_names_at_once: int = GROUP_NAMES) -> dict:
+                         group_names_at_once: int = GROUP_NAMES,
+                         dask_address: str | None = None) -> dict:
     """The state and the index from the published tables alone, every entity decided by this
     release, in memory bounded by the work at hand, not the corpus: the runs are folded a few
     at a time (about ``max_documents`` documents), each new bucket table written at once into
     a draft snapshot; then the entities are decided a part of the names at a time: whole
     components of the graph of the names that share a grouping key, packed into parts of about
     ``group_names_at_once`` names (a component is never split: nothing outside it is compared
-    with its names). The draft becomes the state in one commit, after the index is written
-    from it: a rebuild that dies leaves the state and the index as they were."""
+    with its names, so the parts are independent: with ``dask_address`` they are decided on
+    that Dask cluster's workers, a part per task, each reading the draft where it is). The
+    draft becomes the state in one commit, after the index is written from it: a rebuild that
+    dies leaves the state and the index as they were."""
     started = time.perf_counter()
     current = state.load(output)
     draft = state.Draft(location(output))
@@ -626,16 +640,50 @@ def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS,
         log.info("rebuild: folded %d of %d chunks (%d runs)", i + 1, len(chunks), len(chunk))
     folded = time.perf_counter()
     parts = _parts(draft, group_names_at_once)
-    for i, part in enumerate(parts):
-        _regroup(draft, Fold(draft=draft, touched=part))
+    for i, changed in enumerate(_decided_parts(output, draft, parts, dask_address)):
+        _write_identities(draft, Fold(draft=draft), changed)
         failpoint("rebuild")
-        log.info("rebuild: grouped %d of %d parts (%d names)", i + 1, len(parts), len(part))
+        log.info("rebuild: grouped %d of %d parts (%d identities changed)", i + 1, len(parts),
+                 len(changed))
     write_index(draft)
     state.commit(current, draft, runs, {"grouping": GROUPING_RELEASE}, replace=True)
     done = time.perf_counter()
     return {"runs": len(runs), "chunks": len(chunks), "group_parts": len(parts),
             "fold_seconds": round(folded - started, 1),
             "group_seconds": round(done - folded, 1), "seconds": done - started}
+
+
+def decide_part(output: str, files: dict[str, dict[int, str]], part: set[Key]
+                ) -> dict[Key, Identity]:
+    """A rebuild's part, decided where it runs (a Dask worker): the identities that change,
+    read from the draft whose bucket files are ``files``."""
+    draft = state.Draft(location(output), {t: dict(b) for t, b in files.items()})
+    return _changed_around(draft, Fold(draft=draft, touched=part))
+
+
+def _decided_parts(output: str, draft: state.Draft, parts: list[set[Key]],
+                   dask_address: str | None) -> Iterator[dict[Key, Identity]]:
+    """Each part's changed identities, in this process one part after another, or on the Dask
+    cluster at ``dask_address`` (as they complete; the draft's files the workers read are kept
+    until every part is decided)."""
+    if not dask_address:
+        for part in parts:
+            yield _changed_around(draft, Fold(draft=draft, touched=part))
+        return
+    from distributed import Client, as_completed
+
+    files = {t: dict(b) for t, b in draft.files.items()}
+    draft.keep_replaced = True
+    try:
+        with Client(dask_address, timeout="60s") as client:
+            futures = [client.submit(decide_part, output, files, part, pure=False)
+                       for part in parts]
+            for future in as_completed(futures):
+                yield future.result()
+                future.release()
+    finally:
+        draft.keep_replaced = False
+        draft.collect()
 
 
 def _parts(snapshot: state.Snapshot, size: int) -> list[set[Key]]:
@@ -724,10 +772,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group-names", type=int, default=GROUP_NAMES,
                         help="names --rebuild decides the entities of at a time (whole "
                              "components of names that share a grouping key)")
+    parser.add_argument("--dask-address", default=None,
+                        help="a Dask scheduler (tcp://host:port): --rebuild decides its parts "
+                             "on that cluster's workers, which must reach the output")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with output_lock(args.output):
-        done = (rebuild_entity_index(args.output, args.max_documents, args.group_names)
+        done = (rebuild_entity_index(args.output, args.max_documents, args.group_names,
+                                     args.dask_address)
                 if args.rebuild
                 else update_entity_index(args.output))
     print(done)

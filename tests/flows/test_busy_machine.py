@@ -13,19 +13,15 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import one_off_run
+
 HOG = "while True: pass"
 
 
-def cli(source: Path, output: Path, **env: str) -> subprocess.CompletedProcess:
+def cli(source: Path, output: Path, **env: str):
     home = tempfile.mkdtemp(prefix="mtclean-busy-home-")  # a fresh home: the slow first start
-    full = dict(os.environ, PREFECT_HOME=home, MTCLEAN_NO_LOCAL_SERVER="1", **env)
-    full.pop("PREFECT_API_URL", None)
-    full.pop("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", None)
-    full.update(env)
-    return subprocess.run([sys.executable, "-m", "flows.preprocess", "--source", str(source),
-                           "--output", str(output), "--runner", "thread"], env=full, cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+    return one_off_run(source, output, home,
+                       unset=("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",), **env)
 
 
 @pytest.fixture

@@ -12,16 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def cli(source: Path, output: Path, home: Path, **env: str) -> subprocess.CompletedProcess:
-    full = dict(os.environ, PREFECT_HOME=str(home), MTCLEAN_NO_LOCAL_SERVER="1")
-    full.pop("PREFECT_API_URL", None)
-    full.update(env)
-    return subprocess.run([sys.executable, "-m", "flows.preprocess", "--source", str(source),
-                           "--output", str(output), "--runner", "thread"], env=full, cwd=REPO,
-                          capture_output=True, text=True, timeout=600)
+from tests.support import REPO, one_off_run
 
 
 @pytest.fixture
@@ -39,7 +30,7 @@ def test_a_run_uses_the_server_prefect_api_url_names(prefect_harness, source, tm
     from prefect.settings import PREFECT_API_URL
 
     out = tmp_path / "out"
-    done = cli(source, out, tmp_path / "home", PREFECT_API_URL=PREFECT_API_URL.value())
+    done = one_off_run(source, out, tmp_path / "home", PREFECT_API_URL=PREFECT_API_URL.value())
     assert done.returncode == 0, done.stderr[-3000:]
     assert "temporary Prefect server" not in done.stderr
     assert json.loads(done.stdout[done.stdout.index("{"):])["documents"] == 1
@@ -55,8 +46,8 @@ def test_a_dead_prefect_api_url_fails_in_one_line_and_writes_nothing(source, tmp
     with socket.socket() as sock:  # a port nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    done = cli(source, tmp_path / "out", tmp_path / "home",
-               PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
+    done = one_off_run(source, tmp_path / "out", tmp_path / "home",
+                       PREFECT_API_URL=f"http://127.0.0.1:{port}/api")
     assert done.returncode == 1, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     errors = [line for line in done.stderr.splitlines() if "error:" in line]

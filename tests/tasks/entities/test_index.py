@@ -257,6 +257,25 @@ def test_a_rebuild_killed_midway_leaves_the_state_and_the_index_as_they_were(
     assert {f for f in files_of(out) if f.startswith("_index/")} == named | {state.MANIFEST}
 
 
+def test_a_rebuild_decides_its_parts_on_a_dask_cluster_as_in_one_process(synthetic, tmp_path
+                                                                        ) -> None:
+    """The parts are whole components, so independent: decided on two worker processes, in
+    the order they finish, against the draft as it was, they give the same index; the draft's
+    files the workers read are deleted once every part is written."""
+    from distributed import LocalCluster
+
+    out = tmp_path / "out"
+    shutil.copytree(synthetic, out)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address="127.0.0.1:0", host="127.0.0.1") as cluster:
+        done = rebuild_entity_index(str(out), max_documents=300, group_names_at_once=200,
+                                    dask_address=cluster.scheduler_address)
+    assert done["group_parts"] > 1
+    assert rows(index(out)) == reference(synthetic)
+    named = {f for held in state.load(out).files.values() for f in held.values()}
+    assert {f for f in files_of(out) if f.startswith("_index/")} == named | {state.MANIFEST}
+
+
 @pytest.mark.parametrize("module", ["tasks.entities.index", "tasks.entity_index"],
                          ids=["command", "former-command"])
 def test_the_command_line_runs_by_its_name_and_its_former_one(module: str, tmp_path: Path) -> None:
