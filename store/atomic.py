@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from store.layout import Location, scratch
+
+T = TypeVar("T")
 
 
 def _fsync_dir(path: str) -> None:
@@ -96,11 +101,26 @@ def listing(loc: Location, path: str) -> list[pafs.FileInfo]:
     return sorted(loc.fs.get_file_info(selector), key=lambda i: i.base_name)
 
 
+_END = object()
+
+
+def one_ahead(items: Iterable[T]) -> Iterator[T]:
+    """The items of ``items``, the next one made in a thread while the caller works on this
+    one (reading the next part while this one is encoded: both release the GIL)."""
+    it = iter(items)
+    with ThreadPoolExecutor(1, thread_name_prefix="one-ahead") as pool:
+        ahead = pool.submit(next, it, _END)
+        while (item := ahead.result()) is not _END:
+            ahead = pool.submit(next, it, _END)
+            yield item
+
+
 def write_parquet_stream(loc: Location, rel: str, schema: pa.Schema, tables) -> str:  # noqa: ANN001
     """Write the tables of an iterable one after the other as one Parquet file, atomically
     (local: aside, then renamed; object store: a multipart upload, visible when complete), in
-    memory bounded by one of them."""
+    memory bounded by two of them (the next is read while this one is written)."""
     dst = loc.path(rel)
+    tables = one_ahead(tables)
     if not loc.local:
         with loc.fs.open_output_stream(dst) as fh, pq.ParquetWriter(
                 fh, schema, compression="zstd") as writer:
