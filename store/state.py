@@ -22,6 +22,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -35,6 +36,7 @@ from store.layout import Location, location
 STATE = "_index"
 MANIFEST = f"{STATE}/manifest.json"
 BUCKETS = 64
+WRITERS = 4  # bucket files a commit writes at once
 FORMAT = 1
 
 
@@ -146,6 +148,7 @@ def stage(snapshot: Snapshot, changes: Mapping[str, Mapping[int, pa.Table]]) -> 
     ``commit``). An empty table removes its bucket."""
     loc = snapshot.loc
     files = {t: dict(b) for t, b in snapshot.files.items()}
+    writes = []
     for table, buckets in changes.items():
         held = files.setdefault(table, {})
         for bucket, rows in buckets.items():
@@ -153,8 +156,12 @@ def stage(snapshot: Snapshot, changes: Mapping[str, Mapping[int, pa.Table]]) -> 
                 held.pop(bucket, None)
                 continue
             rel = f"{STATE}/{table}/{bucket:03d}-{uuid.uuid4().hex[:12]}.parquet"
-            atomic.write_parquet(loc, rel, rows)
+            writes.append((rel, rows))
             held[bucket] = rel
+    # the files written (each flushed to disk) a few at a time: the waits on the disk overlap
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="stage") as pool:
+        for done in [pool.submit(atomic.write_parquet, loc, rel, rows) for rel, rows in writes]:
+            done.result()
     return Snapshot(loc, files, list(snapshot.folded), dict(snapshot.facts))
 
 
