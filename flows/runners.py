@@ -81,13 +81,19 @@ def workers_share_this_api() -> Iterator[str | None]:
     """Inside, processes started for the run talk to this process's Prefect API, also when it is
     the temporary server this process started. Yields the API's URL."""
     from prefect import get_client
+    from prefect.context import refresh_global_settings_context
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     url = PREFECT_API_URL.value() or str(get_client(sync_client=True).api_url).rstrip("/")
     before = os.environ.get("PREFECT_API_URL")
     # spawned pool workers and a local Dask cluster's workers read the environment, not this
-    # process's settings (a URL set only there, e.g. the run's own temporary server's, is lost)
+    # process's settings (a URL set only there, e.g. the run's own temporary server's, is lost);
+    # and a thread Prefect starts without this context (the process pool's message forwarder,
+    # which sends the workers' events) reads the global settings: without the URL there it
+    # started Prefect's own temporary server, a second one (port 8000-8999), which outlived an
+    # interrupted run when it was started as the run stopped
     os.environ["PREFECT_API_URL"] = url
+    refresh_global_settings_context()
     try:
         with temporary_settings({PREFECT_API_URL: url}):
             yield url
@@ -96,6 +102,7 @@ def workers_share_this_api() -> Iterator[str | None]:
             os.environ.pop("PREFECT_API_URL", None)
         else:
             os.environ["PREFECT_API_URL"] = before
+        refresh_global_settings_context()
 
 
 @contextlib.contextmanager

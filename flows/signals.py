@@ -135,14 +135,15 @@ def stop_now(code: int, wait: bool = True) -> NoReturn:
                              daemon=True)
     drain.start()
     drain.join(_DRAIN_SECONDS)
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=_TERMINATE_SECONDS)
-    for child in alive:
-        with contextlib.suppress(psutil.Error):
-            child.kill()
+    for _ in range(2):  # twice: a child started while the first ones stopped goes too
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        _, alive = psutil.wait_procs(children, timeout=_TERMINATE_SECONDS)
+        for child in alive:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -149,7 +149,8 @@ def test_auto_runner_matches_threads(reference, tmp_path, sample_dir) -> None:
 
 
 def test_pool_workers_use_the_runs_temporary_server(tmp_path, sample_dir) -> None:
-    """Issue 11: each spawned worker used to start a temporary API server of its own."""
+    """Issue 11: each spawned worker used to start a temporary API server of its own; later the
+    pool's message forwarder did (a thread that does not see the run's settings)."""
     env = dict(os.environ, PREFECT_HOME=str(tmp_path / "home"), OPENBLAS_NUM_THREADS="1")
     env.pop("PREFECT_API_URL", None)
     repo = Path(__file__).resolve().parents[2]
@@ -159,7 +160,9 @@ def test_pool_workers_use_the_runs_temporary_server(tmp_path, sample_dir) -> Non
                           cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout + done.stderr
-    assert log.count("Starting temporary server") == 1, log[-3000:]
+    # the run's own server only (flows/server.py), not Prefect's as well: the pool's message
+    # forwarder, a thread outside the run's settings, used to start one (port 8000-8999)
+    assert "Starting temporary server" not in log, log[-3000:]
     assert '"documents": 20' in done.stdout
 
 
