@@ -28,6 +28,7 @@ again everywhere (a new ``GROUPING_RELEASE``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 import os
@@ -81,6 +82,9 @@ from tasks.entities.groups import (
 log = logging.getLogger(__name__)
 
 DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
+# a run's fold (the lookups around the names it touched): docs/benchmarks.md, "The fold's memory"
+FOLD_MEMORY = os.environ.get("MTCLEAN_FOLD_MEMORY", "64MB")
+FOLD_THREADS = 1
 REBUILD_DOCUMENTS = 5_000  # documents folded at a time by a rebuild (its memory bound)
 GROUP_NAMES = 50_000  # names a rebuild decides the entities of at a time (whole components)
 PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily
@@ -370,7 +374,13 @@ class Lookup:
         import duckdb
 
         self.snapshot, self.fold = snapshot, fold
-        self.con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "threads": 2})
+        # a run's fold looks up a region of a few hundred names: a small limit and one thread
+        # hold less memory for the same time (each DuckDB thread keeps buffers of its own); a
+        # rebuild's part is tens of thousands of names
+        small = fold.draft is None
+        self.con = duckdb.connect(config={
+            "memory_limit": FOLD_MEMORY if small else DUCKDB_MEMORY,
+            "threads": FOLD_THREADS if small else 2})
         changed = fold.changes.get("names", {})
         files = [p for b, p in zip(sorted(snapshot.files.get("names", {})),
                                    snapshot.paths("names")) if b not in changed]
@@ -381,6 +391,19 @@ class Lookup:
         self.con.execute("CREATE VIEW names AS " + " UNION ALL ".join(parts))
         self._doc_names: dict[str, list[Key]] = {}  # doc_id -> its names, as read
         self.cached_cooccurring = functools.lru_cache(maxsize=4096)(self.cooccurring)
+
+    def __enter__(self) -> Lookup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free DuckDB's memory now, before the fold writes (the cache's reference to this
+        object's method would keep it alive until the cyclic garbage collector ran)."""
+        self.cached_cooccurring.cache_clear()
+        self._doc_names.clear()
+        self.con.close()
 
     def _query(self, sql: str, **tables: pa.Table) -> pa.Table:
         for name, table in tables.items():
@@ -479,10 +502,15 @@ def _regroup(snapshot: state.Snapshot, fold: Fold) -> None:
 def _changed_around(snapshot: state.Snapshot, fold: Fold) -> dict[Key, Identity]:
     """The identities that change when the entities are decided again around the touched
     names (read only: nothing is written)."""
-    lookup = Lookup(snapshot, fold)
     touched = {k for k in fold.touched if k[1] in NAME_LABELS}
     if not touched:
         return {}
+    with Lookup(snapshot, fold) as lookup:
+        return _decide_region(lookup, snapshot, fold, touched)
+
+
+def _decide_region(lookup: Lookup, snapshot: state.Snapshot, fold: Fold, touched: set[Key]
+                   ) -> dict[Key, Identity]:
     # the region: the touched names, the names they could be joined with, and their entities
     region = touched | lookup.neighbours(touched)
     region |= lookup.mates(region)
@@ -586,6 +614,26 @@ def write_index(snapshot: state.Snapshot) -> str:
 def update_entity_index(output: str) -> dict:
     """Fold every published run not yet folded into the state, then publish the index. Call it
     under the output's lock. Returns what it did (runs, names touched, seconds)."""
+    with _system_allocator():
+        return _update(output)
+
+
+@contextlib.contextmanager
+def _system_allocator() -> Iterator[None]:
+    """Arrow's buffers from the C library's allocator while the fold runs. Arrow's default
+    (mimalloc) keeps what a step frees for the thread that freed it, so each step's peak added
+    to the last: the fold into the 10x bench output took 60-90 MB more peak memory so, for the
+    same time (docs/benchmarks.md, "The fold's memory"). Process-wide while it lasts: the flow
+    folds after its batches are done, and a buffer is freed by the pool that made it."""
+    before = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(before)
+
+
+def _update(output: str) -> dict:
     snapshot = state.load(output)
     runs = pending_runs(output, snapshot)
     report: dict = {"runs_folded": len(runs)}

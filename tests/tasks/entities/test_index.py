@@ -167,6 +167,39 @@ def test_a_fold_that_died_before_its_commit_is_done_again_once(synthetic, tmp_pa
     assert on_disk == named  # the dead fold's files were collected
 
 
+def test_a_fold_frees_its_lookups_and_gives_arrow_its_pool_back(synthetic, tmp_path,
+                                                              monkeypatch) -> None:
+    """The fold's memory (docs/benchmarks.md): its DuckDB connection is closed when the region
+    is decided, not left to the garbage collector, and Arrow's default pool is the system
+    allocator only while it runs."""
+    import tasks.entities.index as index_module
+
+    out = tmp_path / "out"
+    shutil.copytree(synthetic, out, ignore=shutil.ignore_patterns("_index", "entity_index"))
+    made, pools = [], []
+    real_lookup, real_decide = index_module.Lookup, index_module._decide
+
+    class Recorded(real_lookup):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    def decide(*args, **kwargs):
+        pools.append(pa.default_memory_pool().backend_name)
+        return real_decide(*args, **kwargs)
+
+    monkeypatch.setattr(index_module, "Lookup", Recorded)
+    monkeypatch.setattr(index_module, "_decide", decide)
+    before = pa.default_memory_pool().backend_name
+    update_entity_index(str(out))
+    assert made and pools == ["system"] * len(pools)
+    assert pa.default_memory_pool().backend_name == before
+    for lookup in made:
+        with pytest.raises(Exception, match="(?i)closed"):
+            lookup.con.execute("SELECT 1")
+    assert rows(index(out)) == reference(synthetic)
+
+
 def test_the_skip_check_reads_the_batch_not_the_output(synthetic, tmp_path) -> None:
     out = tmp_path / "out"
     shutil.copytree(synthetic, out, ignore=shutil.ignore_patterns("_index", "entity_index"))
