@@ -82,9 +82,6 @@ from tasks.entities.groups import (
 log = logging.getLogger(__name__)
 
 DUCKDB_MEMORY = os.environ.get("MTCLEAN_INDEX_MEMORY", "512MB")  # DuckDB's memory limit
-# a run's fold (the lookups around the names it touched): docs/benchmarks.md, "The fold's memory"
-FOLD_MEMORY = os.environ.get("MTCLEAN_FOLD_MEMORY", "64MB")
-FOLD_THREADS = 1
 REBUILD_DOCUMENTS = 5_000  # documents folded at a time by a rebuild (its memory bound)
 GROUP_NAMES = 50_000  # names a rebuild decides the entities of at a time (whole components)
 PREFETCH_DOCUMENTS = 1_000  # names in more documents have their co-occurring names read lazily
@@ -374,13 +371,10 @@ class Lookup:
         import duckdb
 
         self.snapshot, self.fold = snapshot, fold
-        # a run's fold looks up a region of a few hundred names: a small limit and one thread
-        # hold less memory for the same time (each DuckDB thread keeps buffers of its own); a
-        # rebuild's part is tens of thousands of names
-        small = fold.draft is None
-        self.con = duckdb.connect(config={
-            "memory_limit": FOLD_MEMORY if small else DUCKDB_MEMORY,
-            "threads": FOLD_THREADS if small else 2})
+        # not less: the rows of a region's facts carry their documents lists, which DuckDB
+        # decodes for every name to find them (128 MB failed at 100x; 256 MB, or one thread,
+        # made no difference measured above the machine's noise)
+        self.con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY, "threads": 2})
         changed = fold.changes.get("names", {})
         files = [p for b, p in zip(sorted(snapshot.files.get("names", {})),
                                    snapshot.paths("names")) if b not in changed]
@@ -620,11 +614,12 @@ def update_entity_index(output: str) -> dict:
 
 @contextlib.contextmanager
 def _system_allocator() -> Iterator[None]:
-    """Arrow's buffers from the C library's allocator while the fold runs. Arrow's default
-    (mimalloc) keeps what a step frees for the thread that freed it, so each step's peak added
-    to the last: the fold into the 10x bench output took 60-90 MB more peak memory so, for the
-    same time (docs/benchmarks.md, "The fold's memory"). Process-wide while it lasts: the flow
-    folds after its batches are done, and a buffer is freed by the pool that made it."""
+    """Arrow's buffers from the C library's allocator while a fold or a rebuild runs. Arrow's
+    default (mimalloc) keeps what a step frees for the thread that freed it, so each step's
+    peak added to the last: the fold into the 10x bench output took 60-90 MB more peak memory
+    so, the 10x rebuild 1,061 MB instead of 859, for the same time (docs/benchmarks.md, "The
+    fold's memory"). Process-wide while it lasts: the flow folds after its batches are done,
+    and a buffer is freed by the pool that made it."""
     before = pa.default_memory_pool()
     pa.set_memory_pool(pa.system_memory_pool())
     try:
@@ -677,6 +672,12 @@ def rebuild_entity_index(output: str, max_documents: int = REBUILD_DOCUMENTS,
     that Dask cluster's workers, a part per task, each reading the draft where it is). The
     draft becomes the state in one commit, after the index is written from it: a rebuild that
     dies leaves the state and the index as they were."""
+    with _system_allocator():
+        return _rebuild(output, max_documents, group_names_at_once, dask_address)
+
+
+def _rebuild(output: str, max_documents: int, group_names_at_once: int,
+             dask_address: str | None) -> dict:
     started = time.perf_counter()
     current = state.load(output)
     draft = state.Draft(location(output))
