@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench.run import REPO, build_corpus, prefect_server
@@ -75,7 +76,8 @@ def main() -> None:
         one_wall, one = _finish(_start(both, root / "out-one", args.workers, env), started)
         started = time.perf_counter()
         procs = [_start(half, root / "out-two", args.workers, env) for half in halves]
-        walls = [_finish(p, started)[0] for p in procs]
+        with ThreadPoolExecutor(len(procs)) as pool:  # each run's end as it comes
+            walls = [w for w, _ in pool.map(lambda p: _finish(p, started), procs)]
         pair = max(walls)
         result = {
             "corpus_bytes": size, "workers": args.workers, "server": bool(args.server),
