@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.concurrent --mb 4 --server [--workers 2]
 
-The bench corpus (``bench.run.build_corpus``, ``--mb`` of distinct documents) is split into two
-sources of equal size. In one invocation, against the same Prefect server: one run over both
+The bench corpus (``bench.run.build_corpus``, ``--mb`` of distinct documents, files of 500) is
+dealt into two sources, a file to each in turn. In one invocation, against the same Prefect server: one run over both
 sources (a folder holding the two), then two runs started at the same moment, one per source,
 into one new output. Reported: the wall time of the single run, of each concurrent run and of
 the pair (first start to last end), the pair's over the single run's, and each output's
