@@ -3,9 +3,9 @@
     .venv/bin/python -m bench.concurrent --mb 4 --server [--workers 2]
 
 The bench corpus (``bench.run.build_corpus``, ``--mb`` of distinct documents, files of 500) is
-dealt into two sources, a file to each in turn. In one invocation, against the same Prefect server: one run over both
-sources (a folder holding the two), then two runs started at the same moment, one per source,
-into one new output. Reported: the wall time of the single run, of each concurrent run and of
+dealt into two sources, a file to each in turn. In one invocation, against the same Prefect
+server: one run over both sources (a folder holding the two), then two runs started at the
+same moment, one per source, into one new output. Reported: the wall time of the single run, of each concurrent run and of
 the pair (first start to last end), the pair's over the single run's, and each output's
 document count (every document once, in both cases). Runs into one output take turns on the
 output's lock for the whole run (store/lock.py): the second run does its start-up (Prefect,

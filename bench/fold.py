@@ -6,10 +6,11 @@
 small run of the growth benchmark is published into a copy of it by the real flow (in-process
 runner), then the copy's state is put back as it was before the run, so that the run's
 documents are published and not yet folded: what the end of a nightly run folds. Each try
-folds them again into a fresh copy of that state (``update_entity_index``, in this process),
-in a process of its own, with its RSS sampled every 5 ms, and prints the wall time and the peak RSS over the
-process's RSS at the start of each step (fold the documents in, decide the region around the
-touched names, write the changed bucket files, write the index) and of the whole fold.
+folds them into a fresh copy of that state (``update_entity_index``) in a process of its own,
+so that none starts with another's memory, with its RSS sampled every 5 ms, and prints the
+wall time and the peak RSS over the process's RSS at the start of each step (fold the
+documents in, decide the region around the touched names, write the changed bucket files,
+write the index) and of the whole fold.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from bench.growth import SMALL
 from bench.run import REPO
 
@@ -33,11 +36,7 @@ STEPS = [("tasks.entities.index", "_fold_documents"), ("tasks.entities.index", "
 
 
 def rss_mb() -> int:
-    with open("/proc/self/status", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) // 1024
-    return 0
+    return psutil.Process().memory_info().rss // 2**20
 
 
 def _copy(base: Path, target: Path) -> None:
@@ -138,7 +137,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="mtclean-fold-"))
     try:
         prepared = published_not_folded(args.base.resolve(), root)
-        for _ in range(args.tries):  # each in a new process: none starts with another's memory
+        for _ in range(args.tries):
             target = root / "try"
             _copy(prepared, target)
             subprocess.run([sys.executable, "-m", "bench.fold", "--base", str(args.base),

@@ -617,7 +617,7 @@ def _system_allocator() -> Iterator[None]:
     """Arrow's buffers from the C library's allocator while a fold or a rebuild runs. Arrow's
     default (mimalloc) keeps what a step frees for the thread that freed it, so each step's
     peak added to the last: the fold into the 10x bench output took ~90 MB more peak memory
-    so (0.1 s faster, within the noise), the 10x rebuild 1,061 MB instead of 859
+    so (0.1 s slower, within the noise), the 10x rebuild 1,061 MB instead of 859
     (docs/benchmarks.md, "The fold's memory"). Process-wide while it lasts: the flow folds
     after its batches are done, and a buffer is freed by the pool that made it."""
     before = pa.default_memory_pool()
